@@ -1,0 +1,139 @@
+// The recipe: the one JSON object a run is started with (from the CLI or the Web UI's Start Workflow form).
+// Validation happens before anything starts, and every error names the field path so a user can fix a YAML file
+// without reading code. Keys are snake_case because recipes are written by hand in YAML.
+import { z } from 'zod';
+
+export const STAGES = ['balance', 'sft', 'grpo'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Published formats the balance stage can read (recipe.md section 6). */
+export const SOURCE_FORMATS = [
+  'deepscaler_json', // DeepScaleR: one JSON array (JSONL accepted too)
+  'omni_math_jsonl', // Omni-MATH test.jsonl
+  'numina_parquet', // NuminaMath-1.5 data/train-*.parquet shards
+  'taco_arrow', // TACO save_to_disk shards: Arrow IPC stream files
+  'taco_parquet', // TACO's parquet copy
+  'leetcode_jsonl', // LeetCodeDataset jsonl
+] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+export function domainOf(format: SourceFormat): 'math' | 'code' {
+  return format.startsWith('taco') || format.startsWith('leetcode') ? 'code' : 'math';
+}
+
+const filtersSchema = z
+  .object({
+    /** NuminaMath: keep only rows whose problem_is_valid and solution_is_valid are "Yes". */
+    require_valid: z.boolean().default(true),
+    /** NuminaMath: question_type values to keep (proofs and MCQ have no rule-checkable answer). */
+    question_types: z.array(z.string().min(1)).default(['math-word-problem']),
+    /** NuminaMath: drop rows flagged synthetic. */
+    exclude_synthetic: z.boolean().default(false),
+    /** Math answers longer than this are not rule-checkable in practice. */
+    max_answer_chars: z.number().int().positive().default(200),
+    /** Problems longer than this cannot fit the prompt budget (characters, a cheap proxy for tokens). */
+    max_problem_chars: z.number().int().positive().default(8000),
+    /** Code: rows with fewer usable tests are rejected. */
+    min_tests: z.number().int().nonnegative().default(1),
+    /** Code: keep at most this many tests per problem (trimmed, not rejected); 0 keeps all. */
+    max_tests: z.number().int().nonnegative().default(0),
+    /** Code: rows whose serialized tests exceed this many bytes are rejected (they would stall the judge). */
+    max_test_bytes: z.number().int().positive().default(16 * 1024 * 1024),
+    /** Omni-MATH: inclusive difficulty range. */
+    min_difficulty: z.number().optional(),
+    max_difficulty: z.number().optional(),
+  })
+  .strict();
+export type SourceFilters = z.infer<typeof filtersSchema>;
+
+export const sourceSchema = z
+  .object({
+    /** The data_source value written to every output row, e.g. "deepscaler". */
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _'),
+    format: z.enum(SOURCE_FORMATS),
+    /** Files or simple globs (`*` in the file name only); relative paths resolve against the recipe's directory. */
+    files: z.array(z.string().min(1)).min(1),
+    /** Rows to sample from this source; defaults to balance.per_source. */
+    take: z.number().int().positive().optional(),
+    filters: filtersSchema.default({}),
+  })
+  .strict();
+export type SourceConfig = z.infer<typeof sourceSchema>;
+
+const DEFAULT_MATH_TEMPLATE =
+  '{problem}\n\nSolve the problem, using the code interpreter when a computation helps. ' +
+  'Give the final answer as \\boxed{answer}.';
+const DEFAULT_CODE_TEMPLATE =
+  '{problem}\n\n{starter_code_block}Write a complete Python 3 solution. You may test ideas with the code interpreter. ' +
+  'Put the final solution in one ```python code block at the end of your answer.';
+
+export const balanceSchema = z
+  .object({
+    per_source: z.number().int().positive().default(400),
+    /** What to do when a source has fewer eligible rows than asked: fail the stage, or take all and record it. */
+    shortfall: z.enum(['error', 'take_all']).default('error'),
+    /**
+     * Cross-source dedupe keeps a problem in the first source of this list that has it (DeepScaleR contains
+     * Omni-MATH problems, so the original collection is listed first). Sources not listed come after, by name.
+     */
+    dedupe_priority: z.array(z.string()).default(['omni_math', 'numina_math', 'deepscaler', 'leetcode_code', 'taco_code']),
+    templates: z
+      .object({
+        math: z.string().includes('{problem}').default(DEFAULT_MATH_TEMPLATE),
+        code: z.string().includes('{problem}').default(DEFAULT_CODE_TEMPLATE),
+      })
+      .strict()
+      .default({}),
+    /** verl's agent loop name written to each row. */
+    agent_name: z.string().default('tool_agent'),
+    sources: z.array(sourceSchema).min(1),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const seen = new Set<string>();
+    b.sources.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `duplicate source name "${s.name}"` });
+      seen.add(s.name);
+    });
+  });
+export type BalanceConfig = z.infer<typeof balanceSchema>;
+
+export const recipeSchema = z
+  .object({
+    name: z.string().min(1).default('agentrl'),
+    seed: z.number().int().nonnegative().max(2 ** 31 - 1),
+    /** Outputs go to <output_dir>/<run-id>/<stage>/. */
+    output_dir: z.string().min(1).default('runs'),
+    /** The last stage to run. */
+    until: z.enum(STAGES).default('balance'),
+    balance: balanceSchema,
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.until !== 'balance') {
+      ctx.addIssue({ code: 'custom', path: ['until'], message: `stage "${r.until}" is not available in this version; the pipeline runs "balance"` });
+    }
+  });
+export type Recipe = z.infer<typeof recipeSchema>;
+
+export class RecipeError extends Error {
+  constructor(
+    readonly issues: { path: string; message: string }[],
+    source: string,
+  ) {
+    super(`invalid recipe ${source}:\n` + issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n'));
+    this.name = 'RecipeError';
+  }
+}
+
+/** Validates a parsed recipe object; throws RecipeError listing every bad field. */
+export function parseRecipe(raw: unknown, source = '(input)'): Recipe {
+  const result = recipeSchema.safeParse(raw);
+  if (!result.success) {
+    throw new RecipeError(
+      result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      source,
+    );
+  }
+  return result.data;
+}

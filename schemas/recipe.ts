@@ -98,14 +98,30 @@ export const balanceSchema = z
   });
 export type BalanceConfig = z.infer<typeof balanceSchema>;
 
+/** How the durable steps behave; defaults suit long real runs, tests shorten them. */
+export const runtimeSchema = z
+  .object({
+    /** A step whose worker stops heartbeating this long is retried on another worker (resuming from its last heartbeat). */
+    heartbeat_timeout_s: z.number().positive().default(60),
+    /** Attempts per step before the run fails (bad input is never retried). */
+    max_attempts: z.number().int().positive().default(5),
+  })
+  .strict();
+export type RuntimeConfig = z.infer<typeof runtimeSchema>;
+
 export const recipeSchema = z
   .object({
     name: z.string().min(1).default('agentrl'),
+    /** Directory that relative paths resolve against; the CLI sets it to the recipe file's directory. */
+    base_dir: z.string().min(1).optional(),
+    /** The run's id; defaults to the workflow id, so the same run can be started from the Web UI. */
+    run_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"').optional(),
     seed: z.number().int().nonnegative().max(2 ** 31 - 1),
     /** Outputs go to <output_dir>/<run-id>/<stage>/. */
     output_dir: z.string().min(1).default('runs'),
     /** The last stage to run. */
     until: z.enum(STAGES).default('balance'),
+    runtime: runtimeSchema.default({}),
     balance: balanceSchema,
   })
   .strict()

@@ -1,0 +1,67 @@
+// Temporal-facing wrappers of the balance stage's data work (activities/balance/). They add what only an
+// activity can: heartbeats that carry resumable progress, resuming from the last heartbeat after a crash, and the
+// mapping of bad input to non-retryable failures (retrying a corrupt file only wastes the retry budget).
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ArtifactRef } from '../schemas/artifact.ts';
+import type { SourceConfig } from '../schemas/recipe.ts';
+import * as balance from './balance/index.ts';
+
+/** Error names that describe the input, not the machine: failing again would give the same answer. */
+export const NON_RETRYABLE = ['BadInputError', 'ShortfallError', 'RecipeError'];
+
+async function asActivity<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof Error && NON_RETRYABLE.includes(err.name)) {
+      throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
+    }
+    throw err;
+  }
+}
+
+export async function ingestSource(args: { source: SourceConfig; baseDir: string; workDir: string }): Promise<balance.IngestResult> {
+  const ctx = Context.current();
+  // Details of the previous attempt's last heartbeat: the files it had finished.
+  const resume = ctx.info.heartbeatDetails as unknown;
+  if (resume !== undefined) ctx.log.info('resuming ingest from heartbeat', { source: args.source.name });
+  return asActivity(() =>
+    balance.ingestSource({ ...args, resume, onProgress: (progress) => ctx.heartbeat(progress) }),
+  );
+}
+
+export async function selectBalanced(args: {
+  inputs: { source: string; candidates: ArtifactRef; take: number }[];
+  seed: number;
+  priority: string[];
+  shortfall: 'error' | 'take_all';
+  workDir: string;
+}): Promise<Awaited<ReturnType<typeof balance.selectBalanced>>> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 5_000);
+  try {
+    return await asActivity(() => balance.selectBalanced(args));
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+export async function writeRlDataset(args: {
+  selected: ArtifactRef;
+  templates: { math: string; code: string };
+  agentName: string;
+  split: string;
+  outDir: string;
+}): Promise<{ parquet: ArtifactRef; arrow: ArtifactRef }> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 5_000);
+  try {
+    return await asActivity(() => balance.writeRlDataset(args));
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+export async function writeRejectsTable(args: { rejects: ArtifactRef[]; outDir: string }): Promise<ArtifactRef> {
+  return asActivity(() => balance.writeRejectsTable(args));
+}

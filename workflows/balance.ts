@@ -1,0 +1,117 @@
+// Stage 1 of the recipe as a dataflow: read every source -> dedupe across sources and sample `take` per source
+// -> write the verl RL set and the rejects table -> audit. Steps exchange artifact references, never rows.
+import { ApplicationFailure, proxyActivities, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type * as activities from '../activities/index.ts';
+import type { Recipe } from '../schemas/recipe.ts';
+import type { BalanceStageResult, SourceCounts, StepTiming } from '../schemas/stage.ts';
+
+const NON_RETRYABLE = ['BadInputError', 'ShortfallError', 'RecipeError'];
+
+function steps(heartbeatTimeoutS: number, maxAttempts: number) {
+  return proxyActivities<typeof activities>({
+    startToCloseTimeout: '4 hours',
+    heartbeatTimeout: `${heartbeatTimeoutS} seconds`,
+    retry: { maximumAttempts: maxAttempts, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+}
+
+/** Starts the balance stage on its own (one JSON object: the recipe) or as the pipeline's first child. */
+export async function balanceWorkflow(recipe: Recipe): Promise<BalanceStageResult> {
+  const startedAt = new Date().toISOString();
+  const timings: StepTiming[] = [];
+  const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    setCurrentDetails(`**balance**: ${step}`);
+    const out = await work();
+    timings.push({ step, startedAt: new Date(t0).toISOString(), ms: Date.now() - t0 });
+    return out;
+  };
+
+  // Validate on the worker with the defaults filled in; short timeouts until the recipe says otherwise.
+  const ctx = await timed('prepare', () =>
+    steps(30, 3).prepareStage({ recipe, stage: 'balance', workflowId: workflowInfo().workflowId }),
+  );
+  upsertSearchAttributes({ AgentrlRecipe: [ctx.recipe.name], AgentrlRecipeHash: [ctx.recipeHash], AgentrlStage: ['balance'] });
+  const cfg = ctx.recipe.balance;
+  const act = steps(ctx.recipe.runtime.heartbeat_timeout_s, ctx.recipe.runtime.max_attempts);
+
+  const ingested = await timed('ingest', () =>
+    Promise.all(cfg.sources.map((source) => act.ingestSource({ source, baseDir: ctx.baseDir, workDir: ctx.workDir }))),
+  );
+
+  const selection = await timed('select', () =>
+    act.selectBalanced({
+      inputs: ingested.map((r, i) => ({ source: r.source, candidates: r.candidates, take: cfg.sources[i].take ?? cfg.per_source })),
+      seed: ctx.recipe.seed,
+      priority: cfg.dedupe_priority,
+      shortfall: cfg.shortfall,
+      workDir: ctx.workDir,
+    }),
+  );
+
+  const [rl, rejects] = await timed('write', () =>
+    Promise.all([
+      act.writeRlDataset({ selected: selection.selected, templates: cfg.templates, agentName: cfg.agent_name, split: 'train', outDir: ctx.outDir }),
+      act.writeRejectsTable({ rejects: [...ingested.map((r) => r.rejects), selection.rejects], outDir: ctx.outDir }),
+    ]),
+  );
+
+  const counts: Record<string, SourceCounts> = {};
+  for (const r of ingested) {
+    const s = selection.counts[r.source];
+    if (!s) throw ApplicationFailure.nonRetryable(`selection returned no counts for source ${r.source}`);
+    counts[r.source] = {
+      read: r.counts.read,
+      rejected: r.counts.rejected,
+      eligibleBeforeDedupe: r.counts.eligible,
+      duplicateWithin: s.duplicateWithin,
+      duplicateAcross: s.duplicateAcross,
+      eligible: s.eligible,
+      requested: cfg.sources.find((src) => src.name === r.source)?.take ?? cfg.per_source,
+      sampled: s.sampled,
+      shortfall: s.shortfall,
+    };
+  }
+
+  const audit = await act.writeStageAudit({
+    outDir: ctx.outDir,
+    stage: 'balance',
+    runId: ctx.runId,
+    workflowId: workflowInfo().workflowId,
+    recipeName: ctx.recipe.name,
+    recipeHash: ctx.recipeHash,
+    seed: ctx.recipe.seed,
+    codeVersion: ctx.codeVersion,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    inputs: Object.fromEntries(ingested.map((r) => [r.source, r.inputs])),
+    counts,
+    outputs: { rl_parquet: rl.parquet, rl_arrow: rl.arrow, rejects },
+    timings,
+  });
+
+  const sampled = Object.values(counts).reduce((n, c) => n + c.sampled, 0);
+  upsertMemo({
+    balance: { audit: audit.path, rl: rl.parquet.path, rows: rl.parquet.rows, sha256: rl.parquet.sha256, sampled },
+  });
+  setCurrentDetails(balanceDetails(ctx.runId, rl.parquet.path, audit.path, counts));
+  return { runId: ctx.runId, outDir: ctx.outDir, rlParquet: rl.parquet, rlArrow: rl.arrow, rejects, audit, counts };
+}
+
+/** A markdown table for the Web UI's "current details" panel. */
+function balanceDetails(runId: string, rlPath: string, auditPath: string, counts: Record<string, SourceCounts>): string {
+  const rows = Object.entries(counts).map(([name, c]) => {
+    const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
+    return `| ${name} | ${c.read} | ${rejected} | ${c.duplicateWithin + c.duplicateAcross} | ${c.eligible} | ${c.sampled} |`;
+  });
+  return [
+    `**balance** done for run \`${runId}\``,
+    '',
+    '| source | read | rejected | duplicates | eligible | sampled |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `RL set: \`${rlPath}\`  `,
+    `audit: \`${auditPath}\``,
+  ].join('\n');
+}

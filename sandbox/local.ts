@@ -1,0 +1,191 @@
+// The local sandbox: a small pool of bubblewrap'd fork servers (sandbox/py/server.py). A call takes an idle
+// server, sends one request, and gets results back; a server that crashed, was killed or stopped answering is
+// replaced transparently on the next call. Snippets never share a process or a /tmp (the server forks a fresh
+// child per snippet and wipes /tmp and /dev/shm after each).
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { ForkServer, SandboxServerError } from './fork-server.ts';
+import { DEFAULT_RUN_LIMITS } from './types.ts';
+import type { CaseJob, CaseJobOptions, CaseRun, CaseRunner, RunLimits, RunRequest, RunResult, Sandbox } from './types.ts';
+
+export interface LocalSandboxOptions {
+  /** Fork servers running at once (concurrent calls beyond this wait). Default: CPU count, at most 4. */
+  poolSize?: number;
+  /** Defaults for every run; per-call timeoutMs / memoryMb override them. */
+  limits?: Partial<RunLimits>;
+  /** Size of the private /tmp (MiB) and /dev/shm (MiB); both are wiped after every run. */
+  tmpfsMb?: number;
+  shmMb?: number;
+  /** Modules imported once by each server so snippets get them for free (e.g. ['numpy', 'sympy']). */
+  preload?: string[];
+  /** First host uid for the servers when running as root (server i uses hostUidBase + i). */
+  hostUidBase?: number;
+  python?: string;
+  bwrap?: string;
+  setpriv?: string;
+  /** How long a fresh server may take to start and preload. */
+  startTimeoutMs?: number;
+}
+
+export interface LocalSandbox extends Sandbox, CaseRunner {
+  readonly backend: 'local';
+  /** Start every server of the pool now (otherwise they start on first use). */
+  warmUp(): Promise<void>;
+}
+
+const SERVER_SOURCE_URL = new URL('./py/server.py', import.meta.url);
+// Slack on top of the sandbox's own time-outs before the host gives up on a server: covers fork, cleanup and
+// moving big outputs, and only matters when the server itself is broken.
+const BACKSTOP_SLACK_MS = 5_000;
+
+function toBase64(value: string | Uint8Array): string {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8').toString('base64') : Buffer.from(value).toString('base64');
+}
+
+function sandboxErrorResult(message: string): CaseRun {
+  return { status: 'sandbox_error', exitCode: null, stdout: '', stderr: message, executionTimeMs: 0, reason: 'sandbox_error', signal: null, reports: [] };
+}
+
+function fromWire(raw: any): CaseRun {
+  return {
+    status: raw.status,
+    exitCode: raw.exitCode ?? null,
+    stdout: raw.stdout ?? '',
+    stderr: raw.stderr ?? '',
+    executionTimeMs: raw.timeMs ?? 0,
+    reason: raw.reason ?? null,
+    signal: raw.signal ?? null,
+    reports: Array.isArray(raw.reports) ? raw.reports : [],
+  };
+}
+
+export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSandbox {
+  const poolSize = Math.max(1, options.poolSize ?? Math.min(4, availableParallelism()));
+  const limits: RunLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
+  const serverSource = readFileSync(SERVER_SOURCE_URL, 'utf8');
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const slots: (ForkServer | null)[] = new Array(poolSize).fill(null);
+  const idle: number[] = [...Array(poolSize).keys()].reverse();
+  const waiters: ((slot: number) => void)[] = [];
+  let closed = false;
+
+  const startServer = (slot: number) =>
+    ForkServer.start(
+      {
+        python: options.python ?? '/usr/bin/python3',
+        bwrap: options.bwrap ?? 'bwrap',
+        setpriv: options.setpriv ?? 'setpriv',
+        hostUid: (options.hostUidBase ?? 61_000) + slot,
+        tmpfsBytes: (options.tmpfsMb ?? 64) * 1024 * 1024,
+        shmBytes: (options.shmMb ?? 16) * 1024 * 1024,
+        serverConfig: JSON.stringify({ preload: options.preload ?? [] }),
+        serverSource,
+      },
+      startTimeoutMs,
+    );
+
+  async function withServer<T>(fn: (server: ForkServer) => Promise<T>): Promise<T> {
+    if (closed) throw new SandboxServerError('the sandbox is closed');
+    const slot = idle.length > 0 ? idle.pop()! : await new Promise<number>((resolve) => waiters.push(resolve));
+    try {
+      let server = slots[slot];
+      if (!server || !server.alive) {
+        server?.kill();
+        slots[slot] = null;
+        server = await startServer(slot);
+        if (closed) {
+          server.kill();
+          throw new SandboxServerError('the sandbox is closed');
+        }
+        slots[slot] = server;
+      }
+      return await fn(server);
+    } finally {
+      const next = waiters.shift();
+      if (next) next(slot);
+      else idle.push(slot);
+    }
+  }
+
+  function wireLimits(timeoutMs: number, memoryMb: number) {
+    return {
+      timeoutMs,
+      cpuSeconds: Math.ceil(timeoutMs / 1000),
+      memoryBytes: memoryMb * 1024 * 1024,
+      fileSizeBytes: limits.fileSizeBytes,
+      processes: limits.processes,
+      openFiles: limits.openFiles,
+      maxOutputBytes: limits.maxOutputBytes,
+    };
+  }
+
+  async function send(body: Record<string, unknown>, backstopMs: number): Promise<CaseRun[]> {
+    try {
+      return await withServer(async (server) => {
+        const response = await server.request(body, backstopMs);
+        if (response.error) throw new SandboxServerError(`sandbox server failed: ${response.error}`);
+        return (response.results as unknown[]).map(fromWire);
+      });
+    } catch (err) {
+      if (err instanceof SandboxServerError) return [sandboxErrorResult(err.message)];
+      throw err;
+    }
+  }
+
+  const sandbox: LocalSandbox = {
+    backend: 'local',
+
+    async run(request: RunRequest): Promise<RunResult> {
+      const timeoutMs = request.timeoutMs ?? limits.timeoutMs;
+      const files: Record<string, string> = {};
+      for (const [path, content] of Object.entries(request.files ?? {})) files[path] = toBase64(content);
+      const [result] = await send(
+        {
+          mode: 'script',
+          code: request.code,
+          echo: request.echoLastExpression ?? false,
+          files,
+          cases: [{ stdin: request.stdin ?? '' }],
+          limits: wireLimits(timeoutMs, request.memoryMb ?? limits.memoryMb),
+        },
+        timeoutMs + BACKSTOP_SLACK_MS,
+      );
+      const { reports: _reports, ...plain } = result;
+      return plain;
+    },
+
+    async runCases(job: CaseJob, opts: CaseJobOptions): Promise<CaseRun[]> {
+      const base = { limits: wireLimits(opts.timeoutMs, opts.memoryMb), stopOnFailure: opts.stopOnFailure ?? false };
+      let body: Record<string, unknown>;
+      let processes = 1;
+      switch (job.mode) {
+        case 'stdin':
+          body = { ...base, mode: 'script', code: job.code, cases: job.stdins.map((stdin) => ({ stdin })) };
+          processes = job.stdins.length;
+          break;
+        case 'call':
+          body = { ...base, mode: 'call', code: job.code, fnName: job.fnName, cases: job.argsList.map((args) => ({ args })) };
+          processes = job.argsList.length;
+          break;
+        case 'leetcode':
+          body = { ...base, mode: 'leetcode', code: job.code, prompt: job.prompt, test: job.test, entryPoint: job.entryPoint, caseTimeoutMs: job.caseTimeoutMs };
+          break;
+        case 'parse':
+          body = { ...base, mode: 'parse', code: job.code };
+          break;
+      }
+      return send(body, processes * (opts.timeoutMs + 200) + BACKSTOP_SLACK_MS);
+    },
+
+    async warmUp(): Promise<void> {
+      await Promise.all(slots.map(() => withServer(async () => {})));
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const server of slots) server?.kill();
+      slots.fill(null);
+    },
+  };
+  return sandbox;
+}

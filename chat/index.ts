@@ -1,0 +1,12 @@
+// Public API of the chat layer (tokenizers, chat templates, loss masks, rollout assembly, tool calls).
+export { ChatTokenizer, loadChatModel } from './chatTokenizer.ts';
+export type { RenderOptions } from './chatTokenizer.ts';
+export { encodeConversation, assistantSpans, TemplateRewritesHistoryError } from './lossMask.ts';
+export type { EncodeOptions, EncodedConversation } from './lossMask.ts';
+export { RolloutBuilder } from './rollout.ts';
+export type { ToolResult, AppendOptions } from './rollout.ts';
+export { parseToolCalls, extractCode, TOOL_CALL_OPEN, TOOL_CALL_CLOSE } from './toolCalls.ts';
+export type { ParsedTurn, ParsedCall, CallOutcome, ToolCallProblem, ParseOptions } from './toolCalls.ts';
+export { ChatProtocolError } from './errors.ts';
+export { CODE_INTERPRETER_TOOL } from './types.ts';
+export type { ChatMessage, ToolCall, ToolSpec, Role } from './types.ts';

@@ -81,6 +81,19 @@ export class ForkServer {
     return response;
   }
 
+  /**
+   * Close stdin so the server leaves its loop and exits as PID 1, letting bubblewrap reap it (a SIGKILL'd bwrap
+   * would orphan it to the host's init); kill the group if it does not exit in time.
+   */
+  async shutdown(graceMs = 1000): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.kill(), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
   kill(): void {
     if (this.child.pid !== undefined && !this.exited) {
       try {

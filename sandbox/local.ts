@@ -87,6 +87,7 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
   async function withServer<T>(fn: (server: ForkServer) => Promise<T>): Promise<T> {
     if (closed) throw new SandboxServerError('the sandbox is closed');
     const slot = idle.length > 0 ? idle.pop()! : await new Promise<number>((resolve) => waiters.push(resolve));
+    if (slot < 0) throw new SandboxServerError('the sandbox is closed');
     try {
       let server = slots[slot];
       if (!server || !server.alive) {
@@ -183,8 +184,10 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
 
     async close(): Promise<void> {
       closed = true;
-      for (const server of slots) server?.kill();
+      const servers = slots.filter((server): server is ForkServer => server !== null);
       slots.fill(null);
+      await Promise.all(servers.map((server) => server.shutdown()));
+      for (const waiter of waiters.splice(0)) waiter(-1);
     },
   };
   return sandbox;

@@ -86,7 +86,11 @@ async function readIndex(dir: string): Promise<Map<string, string[]>> {
 async function readWeightFiles(dir: string): Promise<Map<string, { tensor: LoadedTensor; file: string }>> {
   const found = new Map<string, { tensor: LoadedTensor; file: string }>();
   if (await exists(join(dir, INDEX_FILE))) {
-    for (const [file, names] of [...(await readIndex(dir))].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const shards = [...(await readIndex(dir))].sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [file, names] of shards) {
+      if (!(await exists(join(dir, file)))) throw new Error(`${join(dir, INDEX_FILE)}: shard "${file}" (holding "${names[0]}") does not exist`);
+    }
+    for (const [file, names] of shards) {
       const path = join(dir, file);
       const { tensors } = await readSafetensors(path);
       const listed = new Set(names);

@@ -90,6 +90,7 @@ export class ChatTokenizer {
 
   /** Text of token ids, special tokens kept (so decode(encode(s)) === s for byte-level tokenizers). */
   decode(ids: readonly number[]): string {
+    if (ids.length === 0) return ''; // the library rejects empty input
     return this.tokenizer.decode(ids as number[], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 

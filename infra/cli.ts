@@ -8,6 +8,7 @@ import type { PipelineResult, StageAudit } from '../schemas/stage.ts';
 import { connectClient, defaultRunId, followRun, hasWorkers, queryProgress, startRun } from './client.ts';
 import { DevServer, serverReachable } from './dev-server.ts';
 import { loadRecipeFile } from './recipe-file.ts';
+import type { createWorker as CreateWorker } from './worker.ts';
 import { DEFAULT_ADDRESS, NAMESPACE, TASK_QUEUE } from './settings.ts';
 
 const USAGE = `usage:
@@ -55,7 +56,7 @@ async function cmdRun(args: string[]): Promise<number> {
 
   const env = await ensureServer(values.address);
   const client = await connectClient(env.address);
-  let inProcess: Awaited<ReturnType<typeof import('./worker.ts').createWorker>> | undefined;
+  let inProcess: Awaited<ReturnType<typeof CreateWorker>> | undefined;
   try {
     if (!(await hasWorkers(client))) {
       console.error('[agentrl] no worker is polling; starting one in this process');

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DevServer, startDevServer } from '../../infra/dev-server.ts';
+import { type DevServer, startDevServer } from '../../infra/dev-server.ts';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
 
 export interface TestServer {

@@ -1,0 +1,198 @@
+// Ingestion of one source (runs inside a worker thread): each input file becomes two content-addressed part
+// files (candidates + rejects). Progress lists the finished files with their parts, so a resumed attempt reuses
+// them after checking their sha256, and the final concatenation is the same bytes either way.
+import { createHash } from 'node:crypto';
+import { relative } from 'node:path';
+import type { RecordBatch, Vector } from 'apache-arrow';
+import type { ArtifactRef, InputFileRecord } from '../../schemas/artifact.ts';
+import { CANDIDATE_SCHEMA, REJECT_SCHEMA } from '../../schemas/balance.ts';
+import { domainOf } from '../../schemas/recipe.ts';
+import type { SourceConfig } from '../../schemas/recipe.ts';
+import { sha256File } from '../artifacts.ts';
+import { BadInputError } from './errors.ts';
+import { COLUMNS, extractRow } from './filters.ts';
+import type { FieldGetter } from './filters.ts';
+import { readArrowBatches, readParquetBatches } from './io/arrow-batches.ts';
+import type { BatchAt } from './io/arrow-batches.ts';
+import { ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
+import { readJsonRecords } from './io/json-records.ts';
+import { concatIpc, verifiedRef } from './parts.ts';
+import { contentKey, rowUid } from './normalise.ts';
+
+export interface IngestCounts {
+  read: number;
+  rejected: Record<string, number>;
+  eligible: number;
+}
+
+export interface IngestResult {
+  source: string;
+  candidates: ArtifactRef;
+  rejects: ArtifactRef;
+  inputs: InputFileRecord[];
+  counts: IngestCounts;
+}
+
+/** One finished input file: what was read and the part files holding its rows. */
+export interface FilePart extends IngestCounts {
+  input: InputFileRecord;
+  candidates: ArtifactRef;
+  rejects: ArtifactRef;
+}
+
+/** The resumable progress object (JSON-serialisable; heartbeated by the activity). */
+export interface IngestProgress {
+  kind: 'balance-ingest';
+  version: 1;
+  source: string;
+  /** Digest of the source config: parts made under other filters are never reused. */
+  config: string;
+  totalFiles: number;
+  done: FilePart[];
+  current: { path: string; rows: number } | null;
+}
+
+// Flush a batch at this many rows or this many buffered string bytes (TACO tests reach tens of MB per row).
+const BATCH_ROWS = 4096;
+const BATCH_BYTES = 64 << 20;
+
+export function configDigest(source: SourceConfig): string {
+  const { name, format, filters } = source;
+  return createHash('sha256').update(JSON.stringify({ name, format, filters })).digest('hex').slice(0, 16);
+}
+
+export function isIngestProgress(v: unknown, source: SourceConfig): v is IngestProgress {
+  const p = v as IngestProgress | null;
+  return !!p && p.kind === 'balance-ingest' && p.version === 1 && p.source === source.name && p.config === configDigest(source) && Array.isArray(p.done);
+}
+
+export async function ingestFiles(args: {
+  source: SourceConfig;
+  files: string[];
+  baseDir: string;
+  workDir: string;
+  resume?: unknown;
+  onProgress?: (p: IngestProgress) => void;
+}): Promise<IngestResult> {
+  const { source, files, baseDir, workDir } = args;
+  const progress: IngestProgress = { kind: 'balance-ingest', version: 1, source: source.name, config: configDigest(source), totalFiles: files.length, done: [], current: null };
+  const previous = isIngestProgress(args.resume, source) ? args.resume.done : [];
+  const partsDir = `${workDir}/parts/${source.name}`;
+  for (const path of files) {
+    const input = await hashInput(path);
+    const old = previous.find((p) => p.input.path === path && p.input.sha256 === input.sha256);
+    let part: FilePart | null = null;
+    if (old) {
+      const cand = await verifiedRef(old.candidates);
+      const rej = await verifiedRef(old.rejects);
+      if (cand && rej) part = { ...old, candidates: cand, rejects: rej };
+    }
+    if (!part) {
+      progress.current = { path, rows: 0 };
+      part = await ingestFile(source, path, relative(baseDir, path).split('\\').join('/'), input, partsDir, (rows) => {
+        progress.current = { path, rows };
+        args.onProgress?.(progress);
+      });
+    }
+    progress.done.push(part);
+    progress.current = null;
+    args.onProgress?.(progress);
+  }
+  const counts: IngestCounts = { read: 0, rejected: {}, eligible: 0 };
+  for (const p of progress.done) {
+    counts.read += p.read;
+    counts.eligible += p.eligible;
+    for (const [reason, n] of Object.entries(p.rejected)) counts.rejected[reason] = (counts.rejected[reason] ?? 0) + n;
+  }
+  const candidates = await concatIpc(progress.done.map((p) => p.candidates), CANDIDATE_SCHEMA, workDir, `candidates-${source.name}`);
+  const rejects = await concatIpc(progress.done.map((p) => p.rejects), REJECT_SCHEMA, workDir, `ingest-rejects-${source.name}`);
+  return { source: source.name, candidates, rejects, inputs: progress.done.map((p) => p.input), counts };
+}
+
+async function hashInput(path: string): Promise<InputFileRecord> {
+  try {
+    const sha256 = await sha256File(path);
+    const { size } = await import('node:fs/promises').then((fs) => fs.stat(path));
+    return { path, sha256, bytes: size };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BadInputError(`${path}: ${code === 'ENOENT' ? 'input file not found' : `cannot read input file (${(err as Error).message})`}`);
+  }
+}
+
+/** Reads one input file through its format's reader and filters, writing the two part files. */
+async function ingestFile(
+  source: SourceConfig,
+  path: string,
+  relPath: string,
+  input: InputFileRecord,
+  partsDir: string,
+  onRows: (rows: number) => void,
+): Promise<FilePart> {
+  const counts: IngestCounts = { read: 0, rejected: {}, eligible: 0 };
+  const candOut = await IpcStreamFile.create(CANDIDATE_SCHEMA, partsDir, 'cand');
+  const rejOut = await IpcStreamFile.create(REJECT_SCHEMA, partsDir, 'rej');
+  const cand = new ColumnBuffer(CANDIDATE_SCHEMA);
+  const rej = new ColumnBuffer(REJECT_SCHEMA);
+  const ability = domainOf(source.format);
+  let buffered = 0;
+
+  const handle = (row: number, get: FieldGetter): void => {
+    counts.read++;
+    const v = extractRow(source.format, get, source.filters);
+    if (!v.ok) {
+      counts.rejected[v.reason] = (counts.rejected[v.reason] ?? 0) + 1;
+      rej.push(source.name, relPath, row, v.reason, v.detail, null);
+      if (rej.length >= BATCH_ROWS) rejOut.write(rej.flush());
+      return;
+    }
+    const r = v.row;
+    const key = contentKey(r.problem);
+    cand.push(rowUid(source.name, key, r.groundTruth), source.name, ability, key, r.problem, r.starterCode, r.groundTruth, relPath, row, r.nativeId, r.difficulty, r.tags ? JSON.stringify(r.tags) : null);
+    counts.eligible++;
+    buffered += r.problem.length + r.groundTruth.length;
+    if (cand.length >= BATCH_ROWS || buffered >= BATCH_BYTES) {
+      candOut.write(cand.flush());
+      buffered = 0;
+    }
+  };
+
+  if (source.format === 'deepscaler_json' || source.format === 'omni_math_jsonl' || source.format === 'leetcode_jsonl') {
+    for await (const rec of readJsonRecords(path)) {
+      const value = rec.value;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        counts.read++;
+        counts.rejected.malformed_row = (counts.rejected.malformed_row ?? 0) + 1;
+        rej.push(source.name, relPath, rec.row, 'malformed_row', `record at line ${rec.line} is not a JSON object`, null);
+        continue;
+      }
+      const obj = value as Record<string, unknown>;
+      handle(rec.row, (name) => obj[name]);
+      if (counts.read % BATCH_ROWS === 0) onRows(counts.read);
+    }
+  } else {
+    const cols = COLUMNS[source.format]!;
+    const batches: AsyncGenerator<BatchAt> =
+      source.format === 'numina_parquet' || source.format === 'taco_parquet' ? readParquetBatches(path, cols.required, cols.optional) : readArrowBatches(path);
+    for await (const { batch, firstRow } of batches) {
+      const vectors = columnVectors(batch, cols.required, cols.optional, path);
+      let i = 0;
+      const get: FieldGetter = (name) => vectors.get(name)?.get(i);
+      for (; i < batch.numRows; i++) handle(firstRow + i, get);
+      onRows(counts.read);
+    }
+  }
+  if (cand.length) candOut.write(cand.flush());
+  if (rej.length) rejOut.write(rej.flush());
+  return { input, ...counts, candidates: await candOut.commit(), rejects: await rejOut.commit() };
+}
+
+function columnVectors(batch: RecordBatch, required: string[], optional: string[], path: string): Map<string, Vector> {
+  const map = new Map<string, Vector>();
+  for (const name of [...required, ...optional]) {
+    const v = batch.getChild(name);
+    if (v) map.set(name, v);
+    else if (required.includes(name)) throw new BadInputError(`${path}: Arrow data lacks column "${name}"`);
+  }
+  return map;
+}

@@ -1,0 +1,91 @@
+// Text normalisation, content identities and the seeded rank. Everything here is a pure function of the row's
+// content (never of file names, row positions or reader), so dedupe and sampling give the same answer whichever
+// reader produced the rows and in whatever order the files were listed.
+import { createHash } from 'node:crypto';
+
+/**
+ * The dedupe form of a problem statement: Unicode NFKC, lower case, and ALL whitespace removed. Copies of one
+ * problem across collections differ in line breaks, indentation, spaces inside LaTeX (`x + y` vs `x+y`) and
+ * capitalisation; removing whitespace entirely catches all of these, and two different problems that differ only
+ * in whitespace do not occur in practice.
+ */
+export function normaliseProblem(text: string): string {
+  return text.normalize('NFKC').toLowerCase().replace(/\s+/gu, '');
+}
+
+/** 128-bit hex digest of the normalised problem: the dedupe key. */
+export function contentKey(problem: string): string {
+  return createHash('sha256').update(normaliseProblem(problem)).digest('hex').slice(0, 32);
+}
+
+/** A row's identity: its source, its problem and its ground truth (two answers to one problem are two rows). */
+export function rowUid(source: string, key: string, groundTruth: string): string {
+  const h = createHash('sha256').update(key).update('\u0000').update(groundTruth).digest('hex');
+  return `${source}-${h.slice(0, 16)}`;
+}
+
+/** The seeded sampling rank: a keyed hash of (seed, source, uid); the smallest `take` ranks are selected. */
+export function sampleRank(seed: number, source: string, uid: string): string {
+  return createHash('sha256').update(`${seed}\u0000${source}\u0000${uid}`).digest('hex');
+}
+
+/**
+ * Parses a Python literal list of strings such as `['Math', "Greedy", 'It\'s']` (TACO stores tags with
+ * repr(), not JSON). Returns null when the text is not such a list; `None`/empty text is an empty list.
+ */
+export function parsePythonStringList(text: string): string[] | null {
+  const s = text.trim();
+  if (s === '' || s === 'None' || s === '[]') return [];
+  if (s[0] !== '[' || s[s.length - 1] !== ']') return null;
+  const out: string[] = [];
+  let i = 1;
+  const end = s.length - 1;
+  const skipWs = (): void => {
+    while (i < end && /\s/u.test(s[i])) i++;
+  };
+  skipWs();
+  while (i < end) {
+    let raw = false;
+    if (s[i] === 'r' || s[i] === 'R') {
+      raw = true;
+      i++;
+    }
+    const quote = s[i];
+    if (quote !== "'" && quote !== '"') return null;
+    i++;
+    let value = '';
+    for (;;) {
+      if (i >= end) return null;
+      const c = s[i];
+      if (c === quote) {
+        i++;
+        break;
+      }
+      if (c === '\\' && !raw) {
+        const n = s[i + 1];
+        const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
+        if (n === 'x' || n === 'u') {
+          const len = n === 'x' ? 2 : 4;
+          const hex = s.slice(i + 2, i + 2 + len);
+          if (!/^[0-9a-fA-F]+$/u.test(hex) || hex.length !== len) return null;
+          value += String.fromCharCode(parseInt(hex, 16));
+          i += 2 + len;
+          continue;
+        }
+        value += n in escapes ? escapes[n] : `\\${n}`;
+        i += 2;
+        continue;
+      }
+      value += c;
+      i++;
+    }
+    out.push(value);
+    skipWs();
+    if (i < end) {
+      if (s[i] !== ',') return null;
+      i++;
+      skipWs();
+    }
+  }
+  return out;
+}

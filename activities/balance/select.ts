@@ -1,0 +1,166 @@
+// Dedupe and the seeded balanced sample (runs inside a worker thread). A first pass streams only the small id
+// columns of every candidate (key, uid, file, row) to resolve duplicates and ranks; a second pass copies the
+// full rows of the selected few. Every decision depends only on row content, the seed and the priority list, so
+// file order and reader choice cannot change the sample.
+import type { ArtifactRef } from '../../schemas/artifact.ts';
+import { CANDIDATE_SCHEMA, REJECT_SCHEMA, SELECTED_SCHEMA } from '../../schemas/balance.ts';
+import { ShortfallError } from './errors.ts';
+import { buildBatch, ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
+import { sampleRank } from './normalise.ts';
+import { readIpc } from './parts.ts';
+
+export interface SelectCounts {
+  candidates: number;
+  duplicateWithin: number;
+  duplicateAcross: number;
+  eligible: number;
+  sampled: number;
+  shortfall: number;
+}
+
+export interface SelectArgs {
+  inputs: { source: string; candidates: ArtifactRef; take: number }[];
+  seed: number;
+  priority: string[];
+  shortfall: 'error' | 'take_all';
+  workDir: string;
+}
+
+interface Copy {
+  uid: string;
+  file: string;
+  row: number;
+}
+
+interface RejectRow extends Copy {
+  source: string;
+  reason: 'duplicate_within_source' | 'duplicate_across_sources';
+  detail: string;
+}
+
+/** Total order on copies of one problem within a source: smallest uid, then file, then row. */
+function before(a: Copy, b: Copy): boolean {
+  if (a.uid !== b.uid) return a.uid < b.uid;
+  if (a.file !== b.file) return a.file < b.file;
+  return a.row < b.row;
+}
+
+/** Sources in dedupe order: those named in `priority` first (in that order), then the rest by name. */
+export function dedupeOrder(sources: string[], priority: string[]): string[] {
+  const listed = priority.filter((p) => sources.includes(p));
+  const rest = sources.filter((s) => !priority.includes(s)).sort();
+  return [...listed, ...rest];
+}
+
+export async function selectRows(args: SelectArgs): Promise<{ selected: ArtifactRef; rejects: ArtifactRef; counts: Record<string, SelectCounts> }> {
+  const byName = new Map<string, SelectArgs['inputs'][number]>();
+  for (const input of args.inputs) {
+    if (byName.has(input.source)) throw new Error(`selectBalanced: source "${input.source}" is listed twice`);
+    byName.set(input.source, input);
+  }
+  const order = dedupeOrder([...byName.keys()], args.priority);
+  const owner = new Map<string, string>(); // content key -> "source uid" that kept it
+  const rejects: RejectRow[] = [];
+  const counts: Record<string, SelectCounts> = {};
+  const picks = new Map<string, Map<string, number>>(); // source -> "file\0row" -> rank
+
+  for (const source of order) {
+    const input = byName.get(source)!;
+    const c: SelectCounts = { candidates: 0, duplicateWithin: 0, duplicateAcross: 0, eligible: 0, sampled: 0, shortfall: 0 };
+    counts[source] = c;
+    const kept = new Map<string, Copy>();
+    const within: { loser: Copy; key: string }[] = [];
+    for await (const batch of readIpc(input.candidates, CANDIDATE_SCHEMA)) {
+      const keys = batch.getChild('content_key')!;
+      const uids = batch.getChild('uid')!;
+      const files = batch.getChild('source_file')!;
+      const rows = batch.getChild('source_row')!;
+      const sources = batch.getChild('data_source')!;
+      for (let i = 0; i < batch.numRows; i++) {
+        if (sources.get(i) !== source) {
+          throw new Error(`${input.candidates.path}: row ${i} belongs to source "${sources.get(i)}", not "${source}"`);
+        }
+        c.candidates++;
+        const key = keys.get(i) as string;
+        const copy: Copy = { uid: uids.get(i) as string, file: files.get(i) as string, row: Number(rows.get(i)) };
+        const prev = kept.get(key);
+        if (!prev) kept.set(key, copy);
+        else if (before(copy, prev)) {
+          kept.set(key, copy);
+          within.push({ loser: prev, key });
+        } else within.push({ loser: copy, key });
+      }
+    }
+    for (const { loser, key } of within) {
+      const k = kept.get(key)!;
+      rejects.push({ ...loser, source, reason: 'duplicate_within_source', detail: `same problem as kept ${k.uid} (${k.file} row ${k.row})` });
+    }
+    c.duplicateWithin = within.length;
+    const eligible: { copy: Copy; rank: string }[] = [];
+    for (const [key, copy] of kept) {
+      const holder = owner.get(key);
+      if (holder !== undefined) {
+        rejects.push({ ...copy, source, reason: 'duplicate_across_sources', detail: `same problem kept in ${holder}` });
+        c.duplicateAcross++;
+        continue;
+      }
+      owner.set(key, `${source} ${copy.uid}`);
+      eligible.push({ copy, rank: sampleRank(args.seed, source, copy.uid) });
+    }
+    c.eligible = eligible.length;
+    if (eligible.length < input.take) {
+      if (args.shortfall === 'error') throw new ShortfallError(source, eligible.length, input.take);
+      c.shortfall = input.take - eligible.length;
+    }
+    eligible.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.copy.uid < b.copy.uid ? -1 : 1));
+    const chosen = new Map<string, number>();
+    eligible.slice(0, input.take).forEach((e, rank) => chosen.set(`${e.copy.file}\u0000${e.copy.row}`, rank));
+    c.sampled = chosen.size;
+    picks.set(source, chosen);
+  }
+
+  const selected = await copySelected(args, order, picks);
+  const rejectsRef = await writeSelectRejects(rejects, args.workDir);
+  return { selected, rejects: rejectsRef, counts };
+}
+
+/** Second pass: copies the chosen rows, ordered by data_source then rank. */
+async function copySelected(args: SelectArgs, order: string[], picks: Map<string, Map<string, number>>): Promise<ArtifactRef> {
+  const out = await IpcStreamFile.create(SELECTED_SCHEMA, args.workDir, 'selected');
+  const names = CANDIDATE_SCHEMA.fields.map((f) => f.name);
+  for (const source of [...order].sort()) {
+    const chosen = picks.get(source)!;
+    const input = args.inputs.find((i) => i.source === source)!;
+    const rows: unknown[][] = [];
+    for await (const batch of readIpc(input.candidates, CANDIDATE_SCHEMA)) {
+      const files = batch.getChild('source_file')!;
+      const rowNums = batch.getChild('source_row')!;
+      const cols = names.map((n) => batch.getChild(n)!);
+      for (let i = 0; i < batch.numRows; i++) {
+        const rank = chosen.get(`${files.get(i)}\u0000${Number(rowNums.get(i))}`);
+        if (rank === undefined) continue;
+        rows.push([...cols.map((v) => { const x = v.get(i); return typeof x === 'bigint' ? Number(x) : x; }), rank]);
+      }
+    }
+    rows.sort((a, b) => (a[a.length - 1] as number) - (b[b.length - 1] as number));
+    // Write per source in slices so a source with large code tests never builds one huge batch.
+    for (let s = 0; s < rows.length; s += 256) {
+      const slice = rows.slice(s, s + 256);
+      out.write(buildBatch(SELECTED_SCHEMA, SELECTED_SCHEMA.fields.map((_, ci) => slice.map((r) => r[ci]))));
+    }
+  }
+  return out.commit();
+}
+
+async function writeSelectRejects(rejects: RejectRow[], workDir: string): Promise<ArtifactRef> {
+  // Sorted so the table does not depend on the order the duplicates were met in.
+  rejects.sort((a, b) => (a.source !== b.source ? (a.source < b.source ? -1 : 1) : a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.row - b.row));
+  const out = await IpcStreamFile.create(REJECT_SCHEMA, workDir, 'select-rejects');
+  const buf = new ColumnBuffer(REJECT_SCHEMA);
+  for (const r of rejects) {
+    buf.push(r.source, r.file, r.row, r.reason, r.detail, r.uid);
+    if (buf.length >= 8192) out.write(buf.flush());
+  }
+  if (buf.length) out.write(buf.flush());
+  return out.commit();
+}

@@ -1,0 +1,37 @@
+// The worker-thread side of the balance stage: runs one task and posts progress, then the result or the error.
+// Parsing, hashing and Arrow/parquet encoding are CPU-bound; running them here keeps the activity's event loop
+// free for Temporal heartbeats and cancellation.
+import { parentPort, workerData } from 'node:worker_threads';
+import { ingestFiles } from './ingest.ts';
+import { selectRows } from './select.ts';
+import { writeRejects, writeRl } from './write.ts';
+
+export type WorkerTask =
+  | { kind: 'ingest'; args: Omit<Parameters<typeof ingestFiles>[0], 'onProgress'> }
+  | { kind: 'select'; args: Parameters<typeof selectRows>[0] }
+  | { kind: 'writeRl'; args: Parameters<typeof writeRl>[0] }
+  | { kind: 'writeRejects'; args: Parameters<typeof writeRejects>[0] };
+
+async function run(task: WorkerTask): Promise<unknown> {
+  switch (task.kind) {
+    case 'ingest':
+      return ingestFiles({ ...task.args, onProgress: (progress) => parentPort!.postMessage({ type: 'progress', progress }) });
+    case 'select':
+      return selectRows(task.args);
+    case 'writeRl':
+      return writeRl(task.args);
+    case 'writeRejects':
+      return writeRejects(task.args);
+  }
+}
+
+run(workerData as WorkerTask).then(
+  (result) => parentPort!.postMessage({ type: 'done', result }),
+  (err: unknown) => {
+    const e = err as Error & Record<string, unknown>;
+    parentPort!.postMessage({
+      type: 'error',
+      error: { name: e?.name, message: e?.message ?? String(err), stack: e?.stack, source: e?.source, eligible: e?.eligible, asked: e?.asked },
+    });
+  },
+);

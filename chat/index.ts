@@ -8,5 +8,8 @@ export type { ToolResult, AppendOptions } from './rollout.ts';
 export { parseToolCalls, extractCode, TOOL_CALL_OPEN, TOOL_CALL_CLOSE } from './toolCalls.ts';
 export type { ParsedTurn, ParsedCall, CallOutcome, ToolCallProblem, ParseOptions } from './toolCalls.ts';
 export { ChatProtocolError } from './errors.ts';
+export { readSftFile, DEFAULT_SFT_MAX_LENGTH } from './sft/reader.ts';
+export type { SftReadOptions, SftReject, SftChunk } from './sft/reader.ts';
+export { normalizeSftRow } from './sft/rows.ts';
 export { CODE_INTERPRETER_TOOL } from './types.ts';
 export type { ChatMessage, ToolCall, ToolSpec, Role } from './types.ts';

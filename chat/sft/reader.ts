@@ -1,0 +1,146 @@
+// Streams a multi-turn SFT file (verl parquet or JSON lines of the same shape) into tokenised, masked,
+// right-truncated Arrow batches (schemas/sft.ts). Parquet is read one row group at a time through a
+// file-backed Blob, so memory stays bounded by the largest row group plus one output batch. Rows that
+// fail validation or rendering go to `rejects` with file, row and reason; only file-level problems throw.
+import { createReadStream, existsSync, openAsBlob } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { tableFromIPC, Vector } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
+import { ParquetFile } from 'parquet-wasm/node';
+import { makeSftBatch } from '../../schemas/sft.ts';
+import type { SftSample } from '../../schemas/sft.ts';
+import { ChatProtocolError } from '../errors.ts';
+import { encodeConversation } from '../lossMask.ts';
+import type { ChatTokenizer } from '../chatTokenizer.ts';
+import { normalizeSftRow } from './rows.ts';
+
+/** The recipe's SFT max length (card: 32768, right truncation). */
+export const DEFAULT_SFT_MAX_LENGTH = 32768;
+
+export interface SftReadOptions {
+  tokenizer: ChatTokenizer;
+  /** Right truncation length in tokens. */
+  maxLength?: number;
+  /** Samples per output batch. */
+  batchRows?: number;
+  /** Overrides detection by extension (.parquet, .jsonl/.ndjson). */
+  format?: 'parquet' | 'jsonl';
+}
+
+export interface SftReject {
+  file: string;
+  /** 0-based row (parquet) or line index (JSONL). */
+  row: number;
+  sampleId: string | null;
+  reason: string;
+}
+
+export interface SftChunk {
+  /** Accepted samples since the previous chunk (may have zero rows). */
+  batch: RecordBatch;
+  /** Rows rejected since the previous chunk. */
+  rejects: SftReject[];
+}
+
+type RawRow = { index: number; value: unknown } | { index: number; error: string };
+
+/** Arrow JS values (struct rows, list vectors, BigInts) to plain JSON-like values. */
+function toPlain(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Vector) return [...v].map(toPlain);
+  if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>);
+  if (typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries((v as { toJSON(): Record<string, unknown> }).toJSON())) out[k] = toPlain(x);
+    return out;
+  }
+  return v;
+}
+
+async function* parquetRows(path: string): AsyncGenerator<RawRow> {
+  const file = await ParquetFile.fromFile(await openAsBlob(path));
+  try {
+    const schema = file.schema();
+    const has = (name: string): boolean => {
+      try {
+        return schema.indexOf(name) >= 0;
+      } catch {
+        return false; // parquet-wasm throws for absent fields
+      }
+    };
+    const present = ['messages', 'tools', 'id'].filter(has);
+    schema.free();
+    if (!present.includes('messages')) throw new ChatProtocolError('no "messages" column', { file: path, field: 'messages' });
+    const meta = file.metadata();
+    const groups = meta.numRowGroups();
+    meta.free();
+    let index = 0;
+    for (let g = 0; g < groups; g++) {
+      const wasmTable = await file.read({ rowGroups: [g], columns: present });
+      const table = tableFromIPC(wasmTable.intoIPCStream());
+      for (const row of table) yield { index: index++, value: toPlain(row) };
+    }
+  } finally {
+    file.free();
+  }
+}
+
+async function* jsonlRows(path: string): AsyncGenerator<RawRow> {
+  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  let index = 0;
+  for await (const line of lines) {
+    const i = index++;
+    if (line.trim() === '') continue;
+    try {
+      yield { index: i, value: JSON.parse(line) };
+    } catch {
+      yield { index: i, error: 'line is not valid JSON' };
+    }
+  }
+}
+
+function detectFormat(path: string): 'parquet' | 'jsonl' {
+  if (/\.parquet$/i.test(path)) return 'parquet';
+  if (/\.(jsonl|ndjson)$/i.test(path)) return 'jsonl';
+  throw new ChatProtocolError('unknown SFT file type: expected .parquet or .jsonl (or pass format)', { file: path });
+}
+
+export async function* readSftFile(path: string, opts: SftReadOptions): AsyncGenerator<SftChunk> {
+  if (!existsSync(path)) throw new ChatProtocolError('file not found', { file: path });
+  const format = opts.format ?? detectFormat(path);
+  const maxLength = opts.maxLength ?? DEFAULT_SFT_MAX_LENGTH;
+  const batchRows = opts.batchRows ?? 256;
+  let samples: SftSample[] = [];
+  let rejects: SftReject[] = [];
+  const rows = format === 'parquet' ? parquetRows(path) : jsonlRows(path);
+  for await (const raw of rows) {
+    if ('error' in raw) {
+      rejects.push({ file: path, row: raw.index, sampleId: null, reason: raw.error });
+      continue;
+    }
+    const row = normalizeSftRow(raw.value);
+    if (!row.ok) {
+      rejects.push({ file: path, row: raw.index, sampleId: row.sampleId, reason: row.reason });
+      continue;
+    }
+    try {
+      const enc = encodeConversation(opts.tokenizer, row.messages, row.tools, { maxLength });
+      if (!enc.mask.includes(1)) {
+        rejects.push({ file: path, row: raw.index, sampleId: row.sampleId, reason: `no assistant token within the first ${maxLength} tokens` });
+        continue;
+      }
+      samples.push({ sourceRow: raw.index, sampleId: row.sampleId, ids: enc.ids, mask: enc.mask, truncated: enc.truncated });
+    } catch (err) {
+      if (!(err instanceof ChatProtocolError)) throw err;
+      rejects.push({ file: path, row: raw.index, sampleId: row.sampleId, reason: err.message });
+      continue;
+    }
+    if (samples.length >= batchRows) {
+      yield { batch: makeSftBatch(samples), rejects };
+      samples = [];
+      rejects = [];
+    }
+  }
+  if (samples.length > 0 || rejects.length > 0) yield { batch: makeSftBatch(samples), rejects };
+}

@@ -48,8 +48,10 @@ async function failure(data: string, runId: string): Promise<{ message: string; 
     (e: unknown) => e,
   );
   assert.ok(err instanceof WorkflowFailedError, String(err));
+  // WorkflowFailedError -> ChildWorkflowFailure -> ActivityFailure -> ApplicationFailure (typed) -> original error.
   let cause: any = err;
-  while (cause.cause) cause = cause.cause;
+  while (cause && !(cause.name === 'ApplicationFailure' && cause.type)) cause = cause.cause;
+  assert.ok(cause, 'the failure chain holds a typed application failure');
   const history = await env.client.workflow.getHandle(`${runId}.balance`).fetchHistory();
   const attempts = Math.max(...(history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0));
   return { message: cause.message, type: cause.type, nonRetryable: cause.nonRetryable, attempts };
@@ -96,4 +98,13 @@ test('a source with fewer eligible rows than asked fails with the numbers, unles
   const f = await failure(data, 'short-source');
   assert.equal(f.type, 'ShortfallError');
   assert.match(f.message, /leetcode_code/);
+
+  const lenient = recipeFor(data, mkdtempSync(join(tmpdir(), 'agentrl-short-')));
+  lenient.balance.shortfall = 'take_all';
+  const b = (await runPipeline(env.client, queue, lenient, 'short-take-all')).stages.balance!;
+  const c = b.counts.leetcode_code;
+  assert.ok(c.eligible < 400);
+  assert.equal(c.sampled, c.eligible);
+  assert.equal(c.shortfall, 400 - c.eligible);
+  assert.equal(b.rlParquet.rows, 1600 + c.eligible);
 });

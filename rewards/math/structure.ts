@@ -101,6 +101,7 @@ function parseGroup(s: string): MathValue | undefined {
 /** Parse a normalised answer (see normalizeLatex) into a MathValue. */
 export function parseAnswer(input: string): MathValue {
   const s = input.trim().replace(/^\$+|\$+$/g, '').trim();
+  if (/^(?:\\emptyset|\\varnothing|\\\{\s*\\\})$/.test(s)) return { kind: 'set', items: [] };
   const matrix = parseMatrix(s);
   if (matrix) return matrix;
 

@@ -49,6 +49,8 @@ const cases: Array<[gold: string, pred: string, equal: boolean, why: string]> = 
   ['\\text{(A)}', '$\\boxed{\\text{(B)}}$', false, 'text answers compared as text'],
   ['-\\infty', '\\boxed{\\infty}', false, 'signed infinity'],
   ['5', '$\\boxed{}$', false, 'empty box'],
+  ['\\{\\}', '$\\boxed{\\emptyset}$', true, 'empty set spellings'],
+  ['\\emptyset', '$\\boxed{\\{0\\}}$', false, 'the empty set is not {0}'],
   ['\\begin{pmatrix}1\\\\2\\end{pmatrix}', '\\boxed{\\begin{bmatrix}1\\\\3\\end{bmatrix}}', false, 'matrices element-wise'],
 ];
 

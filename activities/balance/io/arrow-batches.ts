@@ -51,8 +51,16 @@ export async function* readParquetBatches(path: string, required: string[], opti
     }
     meta.free();
     const schema = file.schema();
-    const missing = required.filter((c) => schema.indexOf(c) < 0);
-    const columns = [...required, ...optional.filter((c) => schema.indexOf(c) >= 0)];
+    // Schema.indexOf throws (rather than returning -1) for an unknown name.
+    const has = (c: string): boolean => {
+      try {
+        return schema.indexOf(c) >= 0;
+      } catch {
+        return false;
+      }
+    };
+    const missing = required.filter((c) => !has(c));
+    const columns = [...required, ...optional.filter(has)];
     schema.free();
     if (missing.length) throw new BadInputError(`${path}: parquet file lacks column(s) ${missing.map((c) => JSON.stringify(c)).join(', ')}`);
     let firstRow = 0;

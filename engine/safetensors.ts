@@ -157,13 +157,17 @@ export function f16ToF32(bits: Uint16Array, out = new Float32Array(bits.length))
   return out;
 }
 
-function decode(bytes: Uint8Array, info: TensorInfo): Float32Array {
+/** `owned`: the bytes are a fresh buffer of their own (a file read), so f32 data can be viewed in place. */
+function decode(bytes: Uint8Array, info: TensorInfo, owned: boolean): Float32Array {
   const count = numel(info.shape);
-  // Copy into a fresh aligned buffer first: tensor data inside a file need not be 4-byte aligned.
-  const aligned = new Uint8Array(bytes.length);
-  aligned.set(bytes);
-  if (info.dtype === 'F32') return new Float32Array(aligned.buffer, 0, count);
-  const bits = new Uint16Array(aligned.buffer, 0, count);
+  let aligned = bytes;
+  if (!owned || bytes.byteOffset % 4 !== 0) {
+    // Tensor data inside an in-memory file need not be 4-byte aligned, and must not alias the caller's buffer.
+    aligned = new Uint8Array(bytes.length);
+    aligned.set(bytes);
+  }
+  if (info.dtype === 'F32') return new Float32Array(aligned.buffer, aligned.byteOffset, count);
+  const bits = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
   return info.dtype === 'BF16' ? bf16ToF32(bits) : f16ToF32(bits);
 }
 
@@ -217,7 +221,7 @@ export async function readSafetensors(path: string): Promise<{ metadata: Record<
     for (const info of header.tensors) {
       const raw = new Uint8Array(info.end - info.begin);
       await readExactly(fh, raw, header.dataStart + info.begin, path);
-      tensors.set(info.name, { shape: info.shape, dtype: info.dtype, data: decode(raw, info) });
+      tensors.set(info.name, { shape: info.shape, dtype: info.dtype, data: decode(raw, info, true) });
     }
     return { metadata: header.metadata, tensors };
   } finally {
@@ -232,7 +236,7 @@ export function decodeSafetensors(buf: Uint8Array, file = '<buffer>'): { metadat
   const { metadata, tensors: infos } = validateHeader(parseHeaderBytes(buf.subarray(8, 8 + n), file), buf.length - 8 - n, file);
   const tensors = new Map<string, LoadedTensor>();
   for (const info of infos) {
-    tensors.set(info.name, { shape: info.shape, dtype: info.dtype, data: decode(buf.subarray(8 + n + info.begin, 8 + n + info.end), info) });
+    tensors.set(info.name, { shape: info.shape, dtype: info.dtype, data: decode(buf.subarray(8 + n + info.begin, 8 + n + info.end), info, false) });
   }
   return { metadata, tensors };
 }

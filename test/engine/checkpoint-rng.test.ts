@@ -70,3 +70,15 @@ test('invalid saved states are rejected', () => {
   ];
   for (const [state, re] of bad) assert.throws(() => Rng.fromState(state as RngState), re);
 });
+
+test('fillNormal gives exactly the values and end state of repeated normal() calls', () => {
+  for (const [pre, len] of [[0, 7], [1, 7], [1, 8], [0, 0], [3, 1]] as const) {
+    const a = Rng.fromSeed(11, `fill-${pre}-${len}`);
+    const b = Rng.fromSeed(11, `fill-${pre}-${len}`);
+    for (let i = 0; i < pre; i++) assert.equal(a.normal(), b.normal());
+    const filled = a.fillNormal(new Float32Array(len), 0.5, 2);
+    const looped = Float32Array.from({ length: len }, () => 0.5 + 2 * b.normal());
+    assert.deepEqual(filled, looped, `pre ${pre} len ${len}`);
+    assert.deepEqual(a.state(), b.state(), `state after pre ${pre} len ${len}`);
+  }
+});

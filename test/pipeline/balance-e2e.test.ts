@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import type { Worker } from '@temporalio/worker';
-import { createWorker } from '../../infra/worker.ts';
+import { Worker } from '@temporalio/worker';
+import { createWorker, workflowBundle } from '../../infra/worker.ts';
 import { sha256File } from '../../activities/artifacts.ts';
-import type { StageAudit } from '../../schemas/stage.ts';
+import type { RunProgress, StageAudit } from '../../schemas/stage.ts';
 import { startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
 import { generateSources, recipeFor, runPipeline } from '../support/balance-run.ts';
 
@@ -109,4 +109,13 @@ test('the run is visible to the UI: memo, search attributes, and a progress quer
   assert.match(memo.audit, /audit\.json$/);
   assert.deepEqual(d.searchAttributes?.AgentrlStage, ['balance']);
   assert.deepEqual(d.searchAttributes?.AgentrlRecipe, ['test']);
+  const progress = await env.client.workflow.getHandle('e2e-a').query<RunProgress>('progress');
+  assert.deepEqual(progress, { runId: 'e2e-a', stage: 'balance', step: 'finished', done: ['balance'] });
+});
+
+test('the recorded histories replay deterministically against the workflow code', async () => {
+  for (const id of ['e2e-a', 'e2e-a.balance']) {
+    const history = await env.client.workflow.getHandle(id).fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, id);
+  }
 });

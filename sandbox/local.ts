@@ -37,6 +37,8 @@ const SERVER_SOURCE_URL = new URL('./py/server.py', import.meta.url);
 // Slack on top of the sandbox's own time-outs before the host gives up on a server: covers fork, cleanup and
 // moving big outputs, and only matters when the server itself is broken.
 const BACKSTOP_SLACK_MS = 5_000;
+// Below this many tests per server, splitting a problem's tests costs more in round trips than it saves.
+const MIN_CASES_PER_SERVER = 4;
 
 function toBase64(value: string | Uint8Array): string {
   return typeof value === 'string' ? Buffer.from(value, 'utf8').toString('base64') : Buffer.from(value).toString('base64');
@@ -157,25 +159,26 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
 
     async runCases(job: CaseJob, opts: CaseJobOptions): Promise<CaseRun[]> {
       const base = { limits: wireLimits(opts.timeoutMs, opts.memoryMb), stopOnFailure: opts.stopOnFailure ?? false };
-      let body: Record<string, unknown>;
-      let processes = 1;
-      switch (job.mode) {
-        case 'stdin':
-          body = { ...base, mode: 'script', code: job.code, cases: job.stdins.map((stdin) => ({ stdin })) };
-          processes = job.stdins.length;
-          break;
-        case 'call':
-          body = { ...base, mode: 'call', code: job.code, fnName: job.fnName, cases: job.argsList.map((args) => ({ args })) };
-          processes = job.argsList.length;
-          break;
-        case 'leetcode':
-          body = { ...base, mode: 'leetcode', code: job.code, prompt: job.prompt, test: job.test, entryPoint: job.entryPoint, caseTimeoutMs: job.caseTimeoutMs };
-          break;
-        case 'parse':
-          body = { ...base, mode: 'parse', code: job.code };
-          break;
+      const backstop = (processes: number) => processes * (opts.timeoutMs + 200) + BACKSTOP_SLACK_MS;
+      if (job.mode === 'leetcode') {
+        const body = { ...base, mode: 'leetcode', code: job.code, prompt: job.prompt, test: job.test, entryPoint: job.entryPoint, caseTimeoutMs: job.caseTimeoutMs };
+        return send(body, backstop(1));
       }
-      return send(body, processes * (opts.timeoutMs + 200) + BACKSTOP_SLACK_MS);
+      if (job.mode === 'parse') return send({ ...base, mode: 'parse', code: job.code }, backstop(1));
+      const cases = job.mode === 'stdin' ? job.stdins.map((stdin) => ({ stdin })) : job.argsList.map((args) => ({ args }));
+      const request = job.mode === 'stdin' ? { ...base, mode: 'script', code: job.code } : { ...base, mode: 'call', code: job.code, fnName: job.fnName };
+      // Tests of one problem spread over the idle servers (each still forks one fresh process per test); with
+      // stop-on-failure the cases stay in one sequence so "first failure" keeps its meaning.
+      const spread = base.stopOnFailure ? 1 : Math.min(idle.length, Math.floor(cases.length / MIN_CASES_PER_SERVER));
+      if (spread <= 1) return send({ ...request, cases }, backstop(cases.length));
+      const size = Math.ceil(cases.length / spread);
+      const chunks = Array.from({ length: spread }, (_, i) => cases.slice(i * size, (i + 1) * size)).filter((c) => c.length > 0);
+      const results = await Promise.all(chunks.map((chunk) => send({ ...request, cases: chunk }, backstop(chunk.length))));
+      return results.flatMap((runs, i) => {
+        // A chunk whose server died answers with one sandbox_error: it stands for every case of the chunk.
+        if (runs.length === 1 && chunks[i].length > 1 && runs[0].status === 'sandbox_error') return chunks[i].map(() => runs[0]);
+        return runs;
+      });
     },
 
     async warmUp(): Promise<void> {

@@ -168,6 +168,25 @@ describe('code judge', () => {
     assert.match(badTruth.detail ?? '', /"outputs" must be an array/);
   });
 
+  test('tests spread over several servers keep their order and verdicts', async () => {
+    const wide = createLocalSandbox({ poolSize: 2, hostUidBase: 61_320 });
+    try {
+      await wide.warmUp();
+      const problem: TacoGroundTruth = {
+        inputs: Array.from({ length: 12 }, (_, i) => `${i}\n`),
+        outputs: Array.from({ length: 12 }, (_, i) => `${i * i}\n`),
+      };
+      const result = await judge(problem, 'n = int(input())\nif n == 9: raise SystemExit(3)\nprint(n * n if n != 2 else 5)', { sandbox: wide, timeoutMs: 2000 });
+      assert.deepEqual(
+        statuses(result),
+        ['passed', 'passed', 'wrong_answer', 'passed', 'passed', 'passed', 'passed', 'passed', 'passed', 'runtime_error', 'passed', 'passed'],
+      );
+      assert.equal(result.passed, 10);
+    } finally {
+      await wide.close();
+    }
+  });
+
   test('codeOutcome: a sandbox failure scores -1', async () => {
     const dead = createLocalSandbox({ poolSize: 1, hostUidBase: 61_310 });
     await dead.close();

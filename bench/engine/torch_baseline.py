@@ -3,8 +3,8 @@
 with Hugging Face transformers' Qwen3ForCausalLM, so bench/engine/run.ts can report the engine as a ratio against
 it measured in the same invocation.
 
-Usage (from the repo root; needs the venv: python3 -m venv .tools/py && .tools/py/bin/pip install -r
-infra/requirements-py.txt):
+Usage (from the repo root; with a python3 lacking torch it creates .tools/py from infra/requirements-py.txt
+and re-runs itself there; pip output goes to stderr so stdout stays one JSON object):
 
     .tools/py/bin/python bench/engine/torch_baseline.py [flags]
 
@@ -39,10 +39,31 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def ensure_venv():
+    """Re-runs this script under the project venv (.tools/py), creating and filling it first when missing."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        return
+    except ImportError:
+        pass
+    venv = os.path.join(ROOT, ".tools", "py")
+    venv_py = os.path.join(venv, "bin", "python")
+    if os.environ.get("AGENTRL_VENV_BOOTSTRAPPED") == "1":
+        sys.exit(f"torch/transformers still missing under {sys.executable}: check infra/requirements-py.txt")
+    if not os.path.exists(venv_py):
+        subprocess.check_call([sys.executable, "-m", "venv", venv], stdout=sys.stderr)
+    req = os.path.join(ROOT, "infra", "requirements-py.txt")
+    subprocess.check_call([venv_py, "-m", "pip", "install", "-q", "-r", req], stdout=sys.stderr)
+    os.environ["AGENTRL_VENV_BOOTSTRAPPED"] = "1"
+    os.execv(venv_py, [venv_py, os.path.abspath(sys.argv[0])] + sys.argv[1:])
 
 QWEN3_06B = dict(
     model_type="qwen3", hidden_size=1024, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
@@ -95,12 +116,10 @@ def load_config(a):
 
 def main():
     a = parse_args()
-    try:
-        import torch
-        from transformers import Qwen3Config, Qwen3ForCausalLM
-        from transformers.cache_utils import DynamicCache
-    except ImportError:
-        sys.exit("missing torch/transformers: create the venv (see the header of this script)")
+    ensure_venv()
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from transformers.cache_utils import DynamicCache
 
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)

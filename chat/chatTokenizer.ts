@@ -73,6 +73,7 @@ export class ChatTokenizer {
     const tools = opts.tools && opts.tools.length > 0 ? opts.tools : null;
     try {
       return this.template.render({
+        ...this.files.templateVars,
         messages: messages as unknown as Record<string, unknown>[],
         tools,
         add_generation_prompt: Boolean(opts.addGenerationPrompt),

@@ -24,6 +24,7 @@ export interface ChatModelFiles {
   endOfTurnToken: string;
   /** Special-token strings the template may reference (bos_token, eos_token, ...). */
   specialTokenStrings: Record<string, string>;
+  templateVars: Record<string, unknown>;
 }
 
 export interface LoadOptions {
@@ -31,6 +32,8 @@ export interface LoadOptions {
   chatTemplate?: string;
   /** Name used for the override in error messages. */
   chatTemplateName?: string;
+  /** Extra template variables passed to every render (like apply_chat_template kwargs, e.g. enable_thinking). */
+  templateVars?: Record<string, unknown>;
 }
 
 function readJson(path: string): Record<string, any> {
@@ -114,5 +117,6 @@ export function readChatModelFiles(dir: string, opts: LoadOptions = {}): ChatMod
   if (!addedTokens.some((t) => t.content === endOfTurnToken)) {
     throw new ChatProtocolError(`end-of-turn token ${endOfTurnToken} is not an added token`, { file: tokPath, field: 'added_tokens' });
   }
-  return { dir, tokenizerJson, tokenizerConfig, chatTemplate, chatTemplateSource, addedTokens, eosToken, endOfTurnToken, specialTokenStrings };
+  const templateVars = opts.templateVars ?? {};
+  return { dir, tokenizerJson, tokenizerConfig, chatTemplate, chatTemplateSource, addedTokens, eosToken, endOfTurnToken, specialTokenStrings, templateVars };
 }

@@ -74,6 +74,20 @@ test('a template in tokenizer_config.json (string or named list) renders like th
   }
 });
 
+test('templateVars reach the template on every render (apply_chat_template kwargs)', () => {
+  const template = "{%- for m in messages -%}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' -}}{%- endfor -%}" +
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- if not enable_thinking -%}{{- '<think>\\n\\n</think>\\n\\n' -}}{%- endif -%}{%- endif -%}";
+  const off = loadChatModel(TINY, { chatTemplate: template, templateVars: { enable_thinking: false } });
+  const on = loadChatModel(TINY, { chatTemplate: template, templateVars: { enable_thinking: true } });
+  const msgs: ChatMessage[] = [{ role: 'user', content: 'q' }];
+  assert.equal(off.render(msgs, { addGenerationPrompt: true }), '<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n');
+  assert.equal(on.render(msgs, { addGenerationPrompt: true }), '<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n');
+  // With the empty think block in the generation prompt only, a plain assistant turn does not continue the
+  // prompt: the mask code refuses instead of guessing.
+  expectChatError(() => encodeConversation(off, [...msgs, { role: 'assistant', content: 'a' }], null), /message 1: the template does not render the assistant turn as a continuation/);
+  assert.equal(encodeConversation(on, [...msgs, { role: 'assistant', content: 'a' }], null).mask.filter((m) => m === 1).length, 2);
+});
+
 test('render errors raised by the template name the template file', () => {
   expectChatError(() => tok.render([{ role: 'robot' as never, content: 'x' }]), /chat_template\.jinja: chat template failed to render: .*unknown role: robot/);
 });

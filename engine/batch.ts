@@ -1,0 +1,105 @@
+// Token batches as callers hold them (one array per row, rows of any length) -> the padded tensors the programs
+// take. Rows are right-padded with token 0 and attention_mask 0.
+import type { FloatType } from './graph/graph.ts';
+import type { DeviceTensor } from './runtime/device.ts';
+
+export interface SequenceBatch {
+  /** Token ids per row. */
+  inputIds: number[][];
+  /** 1 = real token (default: every given token). Left padding is expressed with zeros here. */
+  attentionMask?: number[][];
+  /** Rotary positions (default: cumsum(attention_mask) - 1, clamped at 0, as HF generate does). */
+  positionIds?: number[][];
+  /** targets[b][t]: the token position t predicts (default: inputIds[b][t + 1], 0 past the end). */
+  targets?: number[][];
+}
+
+export interface TrainMicroBatch extends SequenceBatch {
+  /** 1 where targets[b][t] is trained. */
+  lossMask: number[][];
+  /** GRPO: the rollout policy's log-probs of targets. */
+  oldLogp?: number[][];
+  /** GRPO: per-token advantages. */
+  advantages?: number[][];
+}
+
+export interface Encoded {
+  rows: number;
+  cols: number;
+  lengths: number[];
+  feeds: Record<string, DeviceTensor>;
+}
+
+function ints(rows: number[][], b: number, t: number, fill: (r: number, c: number) => number): BigInt64Array {
+  const out = new BigInt64Array(b * t);
+  for (let r = 0; r < b; r++) for (let c = 0; c < t; c++) out[r * t + c] = BigInt(c < rows[r].length ? fill(r, c) : 0);
+  return out;
+}
+
+function floats(dtype: FloatType, rows: number[][] | undefined, b: number, t: number, name: string): Float32Array | Float64Array {
+  const out = dtype === 'float64' ? new Float64Array(b * t) : new Float32Array(b * t);
+  if (!rows) throw new Error(`batch: ${name} is required`);
+  if (rows.length !== b) throw new Error(`batch: ${name} has ${rows.length} rows, expected ${b}`);
+  rows.forEach((row, r) => row.forEach((v, c) => (out[r * t + c] = v)));
+  return out;
+}
+
+function checkRows(name: string, rows: number[][] | undefined, lengths: number[]): void {
+  if (!rows) return;
+  if (rows.length !== lengths.length) throw new Error(`batch: ${name} has ${rows.length} rows, expected ${lengths.length}`);
+  rows.forEach((row, r) => {
+    if (row.length !== lengths[r]) throw new Error(`batch: ${name}[${r}] has ${row.length} entries, expected ${lengths[r]}`);
+  });
+}
+
+/** input_ids, position_ids, attention_mask and targets for a batch. */
+export function encodeSequences(batch: SequenceBatch): Encoded {
+  const lengths = batch.inputIds.map((r) => r.length);
+  const b = lengths.length;
+  const t = Math.max(1, ...lengths);
+  if (b === 0) throw new Error('batch: no rows');
+  for (const [name, rows] of [['attentionMask', batch.attentionMask], ['positionIds', batch.positionIds], ['targets', batch.targets]] as const) checkRows(name, rows, lengths);
+  const mask = batch.attentionMask;
+  const positions = batch.positionIds ?? batch.inputIds.map((row, r) => {
+    let seen = 0;
+    return row.map((_, c) => Math.max(0, (seen += mask ? mask[r][c] : 1) - 1));
+  });
+  const shape = [b, t];
+  return {
+    rows: b,
+    cols: t,
+    lengths,
+    feeds: {
+      input_ids: { dtype: 'int64', shape, data: ints(batch.inputIds, b, t, (r, c) => batch.inputIds[r][c]) },
+      position_ids: { dtype: 'int64', shape, data: ints(batch.inputIds, b, t, (r, c) => positions[r][c]) },
+      attention_mask: { dtype: 'int64', shape, data: ints(batch.inputIds, b, t, (r, c) => (mask ? mask[r][c] : 1)) },
+      targets: {
+        dtype: 'int64',
+        shape,
+        data: ints(batch.inputIds, b, t, (r, c) => (batch.targets ? batch.targets[r][c] : (batch.inputIds[r][c + 1] ?? 0))),
+      },
+    },
+  };
+}
+
+/** Everything a train micro-batch feeds, plus its number of loss tokens. */
+export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: boolean): Encoded & { lossTokens: number } {
+  const enc = encodeSequences(batch);
+  checkRows('lossMask', batch.lossMask, enc.lengths);
+  const shape = [enc.rows, enc.cols];
+  enc.feeds.loss_mask = { dtype, shape, data: floats(dtype, batch.lossMask, enc.rows, enc.cols, 'lossMask') };
+  if (withGrpo) {
+    checkRows('oldLogp', batch.oldLogp, enc.lengths);
+    checkRows('advantages', batch.advantages, enc.lengths);
+    enc.feeds.old_logp = { dtype, shape, data: floats(dtype, batch.oldLogp, enc.rows, enc.cols, 'oldLogp') };
+    enc.feeds.advantages = { dtype, shape, data: floats(dtype, batch.advantages, enc.rows, enc.cols, 'advantages') };
+  }
+  let lossTokens = 0;
+  for (const row of batch.lossMask) for (const v of row) lossTokens += v;
+  return { ...enc, lossTokens };
+}
+
+/** Rows of a [B, T] tensor cut back to each row's length. */
+export function unpad(data: ArrayLike<number>, cols: number, lengths: number[]): number[][] {
+  return lengths.map((n, r) => Array.from({ length: n }, (_, c) => data[r * cols + c]));
+}

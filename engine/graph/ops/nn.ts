@@ -1,0 +1,85 @@
+// Neural-network ops whose derivative rules are worth writing by hand (fewer, cheaper backward nodes than the
+// autodiff of their parts): softmax, RMSNorm, rotary embedding, and the log-prob of target tokens. Composite
+// ops compute their forward pass under noGrad and attach their rule with Graph.attach.
+import type { Tensor } from '../graph.ts';
+import { add, div, exp, log, mul, neg, reciprocal, sqrt, sub, unbroadcast } from './elementwise.ts';
+import { max, mean, sum } from './reduce.ts';
+import { concat, gatherElements, slice, squeeze, unsqueeze } from './shape.ts';
+
+/** Softmax over the last axis; dx = y * (g - sum(g * y)). */
+export function softmax(x: Tensor): Tensor {
+  const g = x.graph;
+  const y: Tensor = g.apply1('Softmax', [x], { axis: -1 }, { dtype: x.dtype, shape: x.shape }, ([gy]) => [mul(y, sub(gy!, sum(mul(gy!, y), [-1], true)))]);
+  return y;
+}
+
+/** Log-softmax over the last axis; dx = g - softmax * sum(g). */
+export function logSoftmax(x: Tensor): Tensor {
+  const g = x.graph;
+  const y: Tensor = g.apply1('LogSoftmax', [x], { axis: -1 }, { dtype: x.dtype, shape: x.shape }, ([gy]) => [sub(gy!, mul(exp(y), sum(gy!, [-1], true)))]);
+  return y;
+}
+
+/**
+ * RMSNorm over the last axis: y = x / sqrt(mean(x^2) + eps) * w. With r = 1/sqrt(mean(x^2) + eps) and
+ * xh = x * r: dw = sum(g * xh) over the leading axes, dx = r * (g*w - xh * mean(g*w * xh)).
+ */
+export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+  const g = x.graph;
+  const [r, xh, y] = g.noGrad(() => {
+    const r0 = reciprocal(sqrt(add(mean(mul(x, x), [-1], true), eps)));
+    const xh0 = mul(x, r0);
+    return [r0, xh0, mul(xh0, w)];
+  });
+  return g.attach(y, [x, w], ([gy]) => {
+    const gw = mul(gy!, w);
+    return [mul(r, sub(gw, mul(xh, mean(mul(gw, xh), [-1], true)))), unbroadcast(mul(gy!, xh), w)];
+  });
+}
+
+/** rotate_half(x) = cat(-x2, x1) over the last axis; its transpose (sign -1) is cat(x2, -x1). */
+function rotateHalf(x: Tensor, sign: 1 | -1): Tensor {
+  const d = x.shape[x.rank - 1] as number;
+  const x1 = slice(x, -1, 0, d / 2);
+  const x2 = slice(x, -1, d / 2, d);
+  return sign === 1 ? concat([neg(x2), x1], -1) : concat([x2, neg(x1)], -1);
+}
+
+/**
+ * Rotary embedding, rotate-half form: y = x * cos + rotate_half(x) * sin (cos/sin broadcast over x and carry
+ * no gradient). dx = g * cos + rotate_half^T(g * sin).
+ */
+export function rope(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
+  const g = x.graph;
+  const y = g.noGrad(() => add(mul(x, cosT), mul(rotateHalf(x, 1), sinT)));
+  return g.attach(y, [x], ([gy]) => [add(mul(gy!, cosT), rotateHalf(mul(gy!, sinT), -1))]);
+}
+
+/**
+ * log softmax(logits)[target] for logits [N, V] and int64 targets [N] -> [N]. The forward pass forms only the
+ * max, the log-sum-exp and the picked logit; the rule dlogits = g * (onehot(target) - softmax) forms the
+ * softmax once, in the backward pass, and scatter-adds g at the targets.
+ */
+export function tokenLogProb(logits: Tensor, targets: Tensor): Tensor {
+  const g = logits.graph;
+  const idx = g.noGrad(() => unsqueeze(targets, [-1]));
+  const [z, lse, lp] = g.noGrad(() => {
+    const z0 = sub(logits, max(logits, [-1], true));
+    const lse0 = log(sum(exp(z0), [-1], true));
+    return [z0, lse0, sub(gatherElements(z0, idx, 1), lse0)];
+  });
+  const out = g.attach(lp, [logits], ([gy]) => {
+    const p = exp(sub(z, lse));
+    return [g.apply1('ScatterElements', [neg(mul(gy!, p)), idx, gy!], { axis: 1, reduction: 'add' }, { dtype: logits.dtype, shape: logits.shape })];
+  });
+  return squeeze(out, [-1]);
+}
+
+/** Entropy -sum p log p of softmax(logits) over the last axis (differentiable through its parts). */
+export function entropy(logits: Tensor): Tensor {
+  const z = sub(logits, max(logits, [-1], true));
+  const e = exp(z);
+  const s = sum(e, [-1], true);
+  // H = log s - sum(e * z) / s
+  return squeeze(sub(log(s), div(sum(mul(e, z), [-1], true), s)), [-1]);
+}

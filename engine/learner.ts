@@ -1,0 +1,254 @@
+// The learner: scores sequences and trains the policy. The training loop of one optimizer step lives here:
+// for each micro-batch run the gradient program (forward, loss, backward) and accumulate its gradients on the
+// device; then clip by the global norm and apply AdamW there, skipping the step when the norm is not finite.
+// Weights, gradients and the AdamW moments stay on the device thread; only scalars and per-token results cross.
+import type { Qwen3Config } from './config.ts';
+import { qwen3ParamShapes } from './config.ts';
+import type { FloatType } from './graph/graph.ts';
+import type { Weights } from './tensors.ts';
+import { Rng } from './rng.ts';
+import type { RngState } from './rng.ts';
+import { Device } from './runtime/device.ts';
+import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
+import { GRAD_PREFIX, METRIC_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
+import type { Program } from './programs.ts';
+import type { LossSpec } from './losses.ts';
+import { encodeSequences, encodeTrain, unpad } from './batch.ts';
+import type { SequenceBatch, TrainMicroBatch } from './batch.ts';
+
+export interface OptimizerConfig {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Global gradient-norm clip (0 = none). */
+  maxGradNorm: number;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 };
+
+export interface LearnerOptions {
+  /** Float type of the programs (float64 for gradient checks). Default float32. */
+  dtype?: FloatType;
+  /** Share a device (e.g. with a Sampler reading the same weights); otherwise the learner opens its own. */
+  device?: Device;
+  deviceOptions?: DeviceOptions;
+  optimizer?: Partial<OptimizerConfig>;
+  /** Seed of the learner's RNG stream (saved with its state). */
+  seed?: number;
+  /** Store-name prefix of the weights on the device (default 'w/'). */
+  prefix?: string;
+}
+
+/** What a checkpoint needs besides the weights (matches engine/checkpoint.ts TrainingState minus `extra`). */
+export interface LearnerState {
+  step: number;
+  optimizer: { m: Weights; v: Weights };
+  rng: RngState;
+}
+
+export interface TrainStepResult {
+  /** Mini-batch loss (token-mean over every micro-batch's loss tokens). */
+  loss: number;
+  gradNorm: number;
+  /** True when the gradient norm was not finite and nothing was updated. */
+  skipped: boolean;
+  lossTokens: number;
+  /** The loss's metrics, token-means over the mini-batch (GRPO: pg_clipfrac, pg_clipfrac_lower, ppo_kl). */
+  metrics: Record<string, number>;
+  step: number;
+}
+
+export class Learner {
+  readonly names: string[];
+  private rngStream: Rng;
+  private readonly sessions = new Map<string, Promise<Session>>();
+  private readonly optimizer: OptimizerConfig;
+  private stepCount = 0;
+
+  private constructor(
+    readonly config: Qwen3Config,
+    readonly device: Device,
+    private readonly ownsDevice: boolean,
+    readonly dtype: FloatType,
+    readonly prefix: string,
+    opts: LearnerOptions,
+  ) {
+    this.names = [...qwen3ParamShapes(config).keys()];
+    this.optimizer = { ...DEFAULT_OPTIMIZER, ...opts.optimizer };
+    this.rngStream = Rng.fromSeed(opts.seed ?? 0, 'learner');
+  }
+
+  /** Moves `weights` (f32 host tensors) onto the device; the learner owns them from then on. */
+  static async create(config: Qwen3Config, weights: Weights, opts: LearnerOptions = {}): Promise<Learner> {
+    const device = opts.device ?? new Device(opts.deviceOptions);
+    const l = new Learner(config, device, !opts.device, opts.dtype ?? 'float32', opts.prefix ?? 'w/', opts);
+    await l.setWeights(weights);
+    return l;
+  }
+
+  /** The learner's RNG stream (for callers' shuffling and sampling seeds); saved and restored with its state. */
+  get rng(): Rng {
+    return this.rngStream;
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /** Replaces the weights (shapes are checked against the config). */
+  async setWeights(weights: Weights): Promise<void> {
+    const shapes = qwen3ParamShapes(this.config);
+    for (const [name, shape] of shapes) {
+      const t = weights.get(name);
+      if (!t) throw new Error(`learner: weights lack ${name}`);
+      if (t.shape.join() !== shape.join()) throw new Error(`learner: ${name} has shape [${t.shape}], expected [${shape}]`);
+    }
+    for (const name of this.names) await this.device.put(this.prefix + name, this.toDevice(weights.get(name)!.shape, weights.get(name)!.data));
+  }
+
+  /** Copies of the current weights as f32 host tensors. */
+  async weights(): Promise<Weights> {
+    return this.fetch(this.names.map((n) => this.prefix + n), this.names);
+  }
+
+  /** Per-row log-probs of the targets (and the entropy of each position's distribution). */
+  async logProbs(batch: SequenceBatch): Promise<{ logp: number[][]; entropy: number[][] }> {
+    const enc = encodeSequences(batch);
+    const session = await this.session('logprobs', () => logProbsProgram(this.config, this.dtype));
+    const out = await this.device.run(session, pick({ ...this.weightFeeds(), ...enc.feeds }, session), { logp: null, entropy: null });
+    return { logp: unpad(out.logp.data as Float32Array, enc.cols, enc.lengths), entropy: unpad(out.entropy.data as Float32Array, enc.cols, enc.lengths) };
+  }
+
+  /**
+   * Accumulates the gradients of a mini-batch (its micro-batches in order) into the device tensors `grad/<name>`.
+   * Returns the summed (= token-mean) metrics and the number of loss tokens.
+   */
+  private async accumulateGradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ metrics: Record<string, number>; lossTokens: number }> {
+    if (micro.length === 0) throw new Error('learner: a mini-batch needs at least one micro-batch');
+    const grpo = loss.kind === 'grpo';
+    const encoded = micro.map((m) => encodeTrain(m, this.dtype, grpo));
+    const lossTokens = encoded.reduce((a, e) => a + e.lossTokens, 0);
+    const session = await this.session(`grad:${loss.kind}`, () => gradProgram(this.config, this.dtype, loss.kind));
+    const scalar = (v: number): DeviceTensor => ({ dtype: this.dtype, shape: [], data: this.dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v) });
+    const knobs: Record<string, DeviceTensor> = grpo
+      ? { eps_low: scalar(loss.epsLow), eps_high: scalar(loss.epsHigh), dual_clip_c: scalar(loss.dualClipC), log_ratio_clamp: scalar(loss.logRatioClamp ?? 20) }
+      : {};
+    const metrics: Record<string, number> = {};
+    for (let i = 0; i < encoded.length; i++) {
+      const into = i === 0 ? 'grad/' : 'gradpart/';
+      const fetches: Record<string, string | null> = {};
+      for (const n of this.names) fetches[GRAD_PREFIX + n] = into + n;
+      for (const o of session.outputs) if (o.startsWith(METRIC_PREFIX)) fetches[o] = null;
+      const feeds = { ...this.weightFeeds(), ...encoded[i].feeds, loss_scale: scalar(lossTokens > 0 ? 1 / lossTokens : 0), ...knobs };
+      const out = await this.device.run(session, pick(feeds, session), fetches);
+      for (const [k, v] of Object.entries(out)) {
+        const name = k.slice(METRIC_PREFIX.length);
+        metrics[name] = (metrics[name] ?? 0) + Number(v.data[0]);
+      }
+      if (i > 0) await this.device.accumulate(this.names.map((n) => [`grad/${n}`, `gradpart/${n}`]));
+    }
+    await this.device.drop(this.names.map((n) => `gradpart/${n}`));
+    return { metrics, lossTokens };
+  }
+
+  /** Gradients of the mini-batch loss w.r.t. every parameter, without updating anything (tests, diagnostics). */
+  async gradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ grads: Weights; metrics: Record<string, number> }> {
+    const { metrics } = await this.accumulateGradients(micro, loss);
+    const grads = await this.fetch(this.names.map((n) => `grad/${n}`), this.names);
+    await this.device.drop(this.names.map((n) => `grad/${n}`));
+    return { grads, metrics };
+  }
+
+  /** One optimizer step over a mini-batch of micro-batches (gradient accumulation), with learning rate `lr`. */
+  async trainStep(micro: TrainMicroBatch[], loss: LossSpec, lr: number): Promise<TrainStepResult> {
+    if (!(Number.isFinite(lr) && lr >= 0)) throw new Error(`learner: lr must be a finite non-negative number, got ${lr}`);
+    const { metrics, lossTokens } = await this.accumulateGradients(micro, loss);
+    const o = this.optimizer;
+    let gradNorm = 0;
+    let skipped = true;
+    if (lossTokens > 0) {
+      ({ gradNorm, skipped } = await this.device.adamw({
+        params: this.names.map((n) => this.prefix + n),
+        grads: this.names.map((n) => `grad/${n}`),
+        moments1: this.names.map((n) => `adam.m/${n}`),
+        moments2: this.names.map((n) => `adam.v/${n}`),
+        lr,
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: o.eps,
+        weightDecay: o.weightDecay,
+        step: this.stepCount + 1,
+        maxNorm: o.maxGradNorm,
+      }));
+    }
+    await this.device.drop(this.names.map((n) => `grad/${n}`));
+    if (!skipped) this.stepCount++;
+    const { loss: lossValue = 0, ...rest } = metrics;
+    return { loss: lossValue, gradNorm, skipped, lossTokens, metrics: rest, step: this.stepCount };
+  }
+
+  /** Optimizer moments (zeros before the first update), step and RNG, for a checkpoint. */
+  async state(): Promise<LearnerState> {
+    const shapes = qwen3ParamShapes(this.config);
+    const moments = async (k: 'm' | 'v'): Promise<Weights> => {
+      const stored = await this.fetch(this.names.map((n) => `adam.${k}/${n}`), this.names).catch(() => null);
+      if (stored) return stored;
+      return new Map(this.names.map((n) => [n, { shape: shapes.get(n)!, data: new Float32Array(shapes.get(n)!.reduce((a, b) => a * b, 1)) }]));
+    };
+    return { step: this.stepCount, optimizer: { m: await moments('m'), v: await moments('v') }, rng: this.rngStream.state() };
+  }
+
+  /** Restores what state() returned (weights are restored separately, with setWeights). */
+  async loadState(s: LearnerState): Promise<void> {
+    for (const name of this.names) {
+      for (const [k, w] of [['m', s.optimizer.m], ['v', s.optimizer.v]] as const) {
+        const t = w.get(name);
+        if (!t) throw new Error(`learner: optimizer state lacks ${k} of ${name}`);
+        await this.device.put(`adam.${k}/${name}`, this.toDevice(t.shape, t.data));
+      }
+    }
+    this.stepCount = s.step;
+    this.rngStream = Rng.fromState(s.rng);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) await this.device.release(await s).catch(() => undefined);
+    this.sessions.clear();
+    if (this.ownsDevice) await this.device.close();
+  }
+
+  private session(key: string, build: () => Program): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = this.device.load(build().bytes);
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private weightFeeds(): Record<string, string> {
+    return Object.fromEntries(this.names.map((n) => [n, this.prefix + n]));
+  }
+
+  private toDevice(shape: number[], data: Float32Array): DeviceTensor {
+    return { dtype: this.dtype, shape: [...shape], data: this.dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data) };
+  }
+
+  private async fetch(stored: string[], names: string[]): Promise<Weights> {
+    const got = await this.device.get(stored);
+    const out: Weights = new Map();
+    got.forEach((t, i) => out.set(names[i], { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as Float64Array) }));
+    return out;
+  }
+}
+
+/** Only the feeds a session declares (unused inputs are pruned from programs). */
+function pick<T>(feeds: Record<string, T>, session: Session): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const name of session.inputs) {
+    if (!(name in feeds)) throw new Error(`learner: no feed for program input ${name}`);
+    out[name] = feeds[name];
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+// The ONNX programs the learner and the sampler run, built from the model (qwen3/model.ts), the losses and the
+// autodiff. Inputs are named once here: parameters by their HF names, then
+//   input_ids, position_ids, attention_mask, targets: int64 [B, T];  loss_mask: float [B, T];  loss_scale: float [].
+import type { Qwen3Config } from './config.ts';
+import { Graph } from './graph/graph.ts';
+import type { FloatType, Tensor } from './graph/graph.ts';
+import { grad } from './graph/autodiff.ts';
+import { shapeOf } from './graph/ops/elementwise.ts';
+import { entropy, tokenLogProb } from './graph/ops/nn.ts';
+import { reshape } from './graph/ops/shape.ts';
+import { declareParams, decoder, decoderStep, lmHead } from './qwen3/model.ts';
+import type { Qwen3Params } from './qwen3/model.ts';
+import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
+import type { LossSpec } from './losses.ts';
+
+export interface Program {
+  bytes: Uint8Array;
+  /** HF parameter names, in canonical order. */
+  params: string[];
+}
+
+export const GRAD_PREFIX = 'grad:';
+export const METRIC_PREFIX = 'metric:';
+
+interface Sequences {
+  ids: Tensor;
+  positions: Tensor;
+  mask: Tensor;
+}
+
+function sequenceInputs(g: Graph): Sequences {
+  return {
+    ids: g.input('input_ids', 'int64', ['B', 'T']),
+    positions: g.input('position_ids', 'int64', ['B', 'T']),
+    mask: g.input('attention_mask', 'int64', ['B', 'T']),
+  };
+}
+
+/** Per-token log-probs [B, T] of `targets` (and, if asked, the logits [N, V] behind them). */
+function tokenLogProbs(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, targets: Tensor): { logp: Tensor; logits: Tensor } {
+  const logits = lmHead(p, decoder(cfg, p, s.ids, s.positions, s.mask));
+  const flat = reshape(targets, ['N']);
+  const logp = reshape(tokenLogProb(logits, flat), ['B', 'T'], shapeOf(s.ids));
+  return { logp, logits };
+}
+
+/** logp and entropy [B, T] of given targets: the learner's scoring pass (no gradient). */
+export function logProbsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
+  const g = new Graph(dtype);
+  const p = declareParams(g, cfg);
+  const s = sequenceInputs(g);
+  const targets = g.input('targets', 'int64', ['B', 'T']);
+  const { logp, logits } = g.noGrad(() => tokenLogProbs(cfg, p, s, targets));
+  g.output(logp, 'logp');
+  g.output(g.noGrad(() => reshape(entropy(logits), ['B', 'T'], shapeOf(s.ids))), 'entropy');
+  return { bytes: g.toModel(), params: [...p.byName.keys()] };
+}
+
+/** Full logits [B, T, V] (parity tests and the no-cache reference decode). */
+export function logitsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
+  const g = new Graph(dtype);
+  const p = declareParams(g, cfg);
+  const s = sequenceInputs(g);
+  const logits = g.noGrad(() => lmHead(p, decoder(cfg, p, s.ids, s.positions, s.mask)));
+  const shape = g.apply1('Concat', [shapeOf(s.ids), g.ints([cfg.vocabSize])], { axis: 0 }, { dtype: 'int64', shape: [3] });
+  g.output(reshape(logits, ['B', 'T', cfg.vocabSize], shape), 'logits');
+  return { bytes: g.toModel(), params: [...p.byName.keys()] };
+}
+
+/**
+ * One micro-batch of a train step: forward, the loss, backward. Outputs the scaled loss and metrics
+ * (`metric:<name>`, scalars) and every parameter's gradient (`grad:<hf name>`). The optimizer runs on the
+ * device thread (see device.adamw).
+ */
+export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['kind']): Program {
+  const g = new Graph(dtype);
+  const p = declareParams(g, cfg);
+  const s = sequenceInputs(g);
+  const targets = g.input('targets', 'int64', ['B', 'T']);
+  const mask = g.input('loss_mask', dtype, ['B', 'T']);
+  const scale = g.input('loss_scale', dtype, []);
+  const { logp } = tokenLogProbs(cfg, p, s, targets);
+  const inp = { logp, mask, scale };
+  const lg = loss === 'sft' ? sftLoss(inp) : grpoLoss(inp, grpoInputs(g));
+  for (const [name, t] of Object.entries(lg.metrics)) g.output(t, METRIC_PREFIX + name);
+  const params = [...p.byName.entries()];
+  const grads = grad(lg.loss, params.map(([, t]) => t));
+  params.forEach(([name], i) => g.output(grads[i], GRAD_PREFIX + name));
+  return { bytes: g.toModel(), params: params.map(([n]) => n) };
+}
+
+/**
+ * One KV-cached decoding step over T new tokens per row (T = 1 when decoding, more for a prefill or an
+ * appended tool turn). Extra inputs: past_keys.<l> [B, Hkv, D, S], past_values.<l> [B, Hkv, S, D], past_len
+ * int64 [B], new_valid bool [B, T], last_index int64 [B] (flat row index b*T + t of each row's last real token).
+ * Outputs: logits [B, V] at last_index, new_keys.<l> [B, Hkv, D, T], new_values.<l> [B, Hkv, T, D].
+ */
+export function decodeProgram(cfg: Qwen3Config, dtype: FloatType): Program {
+  const g = new Graph(dtype);
+  const p = declareParams(g, cfg);
+  const ids = g.input('input_ids', 'int64', ['B', 'T']);
+  const positions = g.input('position_ids', 'int64', ['B', 'T']);
+  const { numKeyValueHeads: h, headDim: d } = cfg;
+  const keys = p.layers.map((_, l) => g.input(`past_keys.${l}`, dtype, ['B', h, d, 'S']));
+  const values = p.layers.map((_, l) => g.input(`past_values.${l}`, dtype, ['B', h, 'S', d]));
+  const pastLen = g.input('past_len', 'int64', ['B']);
+  const newValid = g.input('new_valid', 'bool', ['B', 'T']);
+  const last = g.input('last_index', 'int64', ['B']);
+  const step = decoderStep(cfg, p, ids, positions, { keys, values, pastLen, newValid });
+  const logits = g.noGrad(() => lmHead(p, g.apply1('Gather', [step.hidden, last], { axis: 0 }, { dtype, shape: ['B', cfg.hiddenSize] })));
+  g.output(logits, 'logits');
+  step.newKeys.forEach((k, l) => g.output(k, `new_keys.${l}`));
+  step.newValues.forEach((v, l) => g.output(v, `new_values.${l}`));
+  return { bytes: g.toModel(), params: [...p.byName.keys()] };
+}

@@ -1,0 +1,219 @@
+// The Qwen3 decoder as a graph, in one readable file (nanoGPT spirit). Hugging Face's Qwen3ForCausalLM, op for
+// op: token embedding; per layer RMSNorm -> q/k/v projections -> RMSNorm over head_dim on q and k -> rotary
+// embedding (rotate-half) -> grouped-query causal attention (softmax in the graph's float type, f32 or f64) ->
+// output projection -> residual; RMSNorm -> SwiGLU MLP down(silu(gate(x)) * up(x)) -> residual; final RMSNorm and
+// the (tied or untied) head. The residual stream is kept 2-D [N = B*T, hidden] so every projection is one Gemm.
+import type { Qwen3Config } from '../config.ts';
+import { qwen3ParamShapes } from '../config.ts';
+import type { Graph, Tensor } from '../graph/graph.ts';
+import { add, cast, cos, less, lessOrEqual, and, mul, shapeOf, silu, sin, where } from '../graph/ops/elementwise.ts';
+import { linear, matmul } from '../graph/ops/linalg.ts';
+import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
+import { concat, embedding, reshape, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
+
+/** Additive mask value for disallowed keys (finite, so fully masked rows stay NaN-free). */
+const MASKED = -1e9;
+
+export interface LayerParams {
+  inputNorm: Tensor;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  o: Tensor;
+  qNorm: Tensor;
+  kNorm: Tensor;
+  postNorm: Tensor;
+  gate: Tensor;
+  up: Tensor;
+  down: Tensor;
+}
+
+export interface Qwen3Params {
+  embed: Tensor;
+  layers: LayerParams[];
+  norm: Tensor;
+  /** The output head: the embedding itself when tied. */
+  head: Tensor;
+  /** Every parameter by HF name, in canonical order. */
+  byName: Map<string, Tensor>;
+}
+
+/** Declares every parameter as a trainable graph input named by its HF name. */
+export function declareParams(g: Graph, cfg: Qwen3Config): Qwen3Params {
+  const byName = new Map<string, Tensor>();
+  for (const [name, shape] of qwen3ParamShapes(cfg)) byName.set(name, g.param(name, shape));
+  const p = (n: string) => byName.get(n)!;
+  const layers = Array.from({ length: cfg.numHiddenLayers }, (_, i): LayerParams => {
+    const l = `model.layers.${i}`;
+    return {
+      inputNorm: p(`${l}.input_layernorm.weight`),
+      q: p(`${l}.self_attn.q_proj.weight`),
+      k: p(`${l}.self_attn.k_proj.weight`),
+      v: p(`${l}.self_attn.v_proj.weight`),
+      o: p(`${l}.self_attn.o_proj.weight`),
+      qNorm: p(`${l}.self_attn.q_norm.weight`),
+      kNorm: p(`${l}.self_attn.k_norm.weight`),
+      postNorm: p(`${l}.post_attention_layernorm.weight`),
+      gate: p(`${l}.mlp.gate_proj.weight`),
+      up: p(`${l}.mlp.up_proj.weight`),
+      down: p(`${l}.mlp.down_proj.weight`),
+    };
+  });
+  const embed = p('model.embed_tokens.weight');
+  return { embed, layers, norm: p('model.norm.weight'), head: cfg.tieWordEmbeddings ? embed : p('lm_head.weight'), byName };
+}
+
+/** Rotary tables cos, sin [B, 1, T, headDim] for int64 positions [B, T] (inverse frequencies as HF computes them). */
+export function ropeTables(cfg: Qwen3Config, positions: Tensor): { cos: Tensor; sin: Tensor } {
+  const g = positions.graph;
+  const d = cfg.headDim;
+  const f32 = g.float === 'float32';
+  const round = f32 ? Math.fround : (x: number) => x;
+  const invFreq = Array.from({ length: d / 2 }, (_, i) => round(1 / round(cfg.ropeTheta ** round((2 * i) / d))));
+  return g.noGrad(() => {
+    const freqs = mul(unsqueeze(cast(positions, g.float), [-1]), g.constant(invFreq, g.float, [d / 2]));
+    const emb = unsqueeze(concat([freqs, freqs], -1), [1]);
+    return { cos: cos(emb), sin: sin(emb) };
+  });
+}
+
+/** A shape tensor: the [B, T] of `ids` followed by static dims. */
+function btShape(ids: Tensor, tail: number[]): Tensor {
+  const g = ids.graph;
+  return g.apply1('Concat', [shapeOf(ids), g.ints(tail)], { axis: 0 }, { dtype: 'int64', shape: [2 + tail.length] });
+}
+
+/** Scalar dim `axis` of x's shape, as int64. */
+function dimOf(x: Tensor, axis: number): Tensor {
+  const g = x.graph;
+  return g.apply1('Gather', [shapeOf(x), g.constant([axis], 'int64', [])], { axis: 0 }, { dtype: 'int64', shape: [] });
+}
+
+/** 0..n-1 for an int64 scalar n. */
+function range(n: Tensor): Tensor {
+  const g = n.graph;
+  return g.apply1('Range', [g.constant([0], 'int64', []), n, g.constant([1], 'int64', [])], {}, { dtype: 'int64', shape: ['n'] });
+}
+
+/** Additive causal + key-padding mask [B, 1, G*T, T] for attention_mask [B, T] (1 = real token). */
+export function causalMask(attentionMask: Tensor, groups: number): Tensor {
+  const g = attentionMask.graph;
+  return g.noGrad(() => {
+    const idx = range(dimOf(attentionMask, 1));
+    const causal = lessOrEqual(unsqueeze(idx, [0]), unsqueeze(idx, [1])); // [Tq, Tk]: key <= query
+    const keyOk = unsqueeze(cast(attentionMask, 'bool'), [1, 2]); // [B, 1, 1, Tk]
+    const add4 = where(and(causal, keyOk), 0, g.scalar(MASKED)); // [B, 1, Tq, Tk]
+    return groups === 1 ? add4 : g.apply1('Tile', [add4, g.ints([1, 1, groups, 1])], {}, { dtype: g.float, shape: ['B', 1, 'GT', 'T'] });
+  });
+}
+
+interface Projected {
+  /** Queries grouped by kv head: [B, Hkv, G*T, D]. */
+  q: Tensor;
+  /** [B, Hkv, T, D] */
+  k: Tensor;
+  v: Tensor;
+}
+
+/** q/k/v projections with q/k RMSNorm and rotary embedding, for x [N, hidden] of ids [B, T]. */
+function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: { cos: Tensor; sin: Tensor }): Projected {
+  const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;
+  const heads = (w: Tensor, n: number) => reshape(linear(x, w), ['B', 'T', n, d], btShape(ids, [n, d]));
+  const q = rope(transpose(rmsNorm(heads(p.q, hq), p.qNorm, eps), [0, 2, 1, 3]), rot.cos, rot.sin);
+  const k = rope(transpose(rmsNorm(heads(p.k, hkv), p.kNorm, eps), [0, 2, 1, 3]), rot.cos, rot.sin);
+  const v = transpose(heads(p.v, hkv), [0, 2, 1, 3]);
+  // Query head h reads kv head floor(h / G): [B, Hq, T, D] is [B, Hkv, G, T, D] in memory.
+  return { q: reshape(q, ['B', hkv, 'GT', d]), k, v };
+}
+
+/** Attention output [B, Hkv, G*T, D] -> [N, Hq*D] -> o_proj. */
+function mergeHeads(cfg: Qwen3Config, p: LayerParams, o: Tensor): Tensor {
+  const { numAttentionHeads: hq, headDim: d } = cfg;
+  const byHead = transpose(reshape(o, ['B', hq, 'T', d]), [0, 2, 1, 3]);
+  return linear(reshape(byHead, ['N', hq * d]), p.o);
+}
+
+function mlp(p: LayerParams, x: Tensor): Tensor {
+  return linear(mul(silu(linear(x, p.gate)), linear(x, p.up)), p.down);
+}
+
+/**
+ * The decoder over whole sequences: ids, positions (int64 [B, T]) and attention_mask ([B, T], 1 = real) ->
+ * final-normed hidden states [N, hidden] (N = B*T, row-major over B then T).
+ */
+export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, attentionMask: Tensor): Tensor {
+  const groups = cfg.numAttentionHeads / cfg.numKeyValueHeads;
+  const scale = 1 / Math.sqrt(cfg.headDim);
+  const rot = ropeTables(cfg, positions);
+  const mask = causalMask(attentionMask, groups);
+  let x = reshape(embedding(p.embed, ids), ['N', cfg.hiddenSize]);
+  for (const layer of p.layers) {
+    const { q, k, v } = project(cfg, layer, rmsNorm(x, layer.inputNorm, cfg.rmsNormEps), ids, rot);
+    const probs = softmax(add(mul(matmul(q, transposeLast2(k)), scale), mask));
+    x = add(x, mergeHeads(cfg, layer, matmul(probs, v)));
+    x = add(x, mlp(layer, rmsNorm(x, layer.postNorm, cfg.rmsNormEps)));
+  }
+  return rmsNorm(x, p.norm, cfg.rmsNormEps);
+}
+
+export interface KvInputs {
+  /** Past keys per layer, transposed: [B, Hkv, D, S]. */
+  keys: Tensor[];
+  /** Past values per layer: [B, Hkv, S, D]. */
+  values: Tensor[];
+  /** Number of valid past slots per row: int64 [B]. */
+  pastLen: Tensor;
+  /** Which new tokens are real: bool [B, T]. */
+  newValid: Tensor;
+}
+
+export interface KvStep {
+  hidden: Tensor;
+  /** New keys per layer, transposed [B, Hkv, D, T], and values [B, Hkv, T, D], for the cache write-back. */
+  newKeys: Tensor[];
+  newValues: Tensor[];
+}
+
+/**
+ * The decoder over T new tokens per row on top of a KV cache (inference only). Attention is computed against
+ * the cached slots and the new tokens separately and joined in one softmax, so the cache is read in place and
+ * never copied; only the new keys/values come out, for the host to write back.
+ */
+export function decoderStep(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, kv: KvInputs): KvStep {
+  const g = ids.graph;
+  return g.noGrad(() => {
+    const groups = cfg.numAttentionHeads / cfg.numKeyValueHeads;
+    const scale = 1 / Math.sqrt(cfg.headDim);
+    const rot = ropeTables(cfg, positions);
+    const newMask = causalMask(kv.newValid, groups); // [B, 1, G*T, T]
+    const slots = range(dimOf(kv.keys[0], 3));
+    const pastMask = where(less(unsqueeze(slots, [0]), unsqueeze(kv.pastLen, [1])), 0, g.scalar(MASKED)); // [B, S]
+    const pastAdd = unsqueeze(pastMask, [1, 2]); // [B, 1, 1, S]
+    const split = g.apply1('Concat', [unsqueeze(dimOf(kv.keys[0], 3), [0]), unsqueeze(dimOf(ids, 1), [0])], { axis: 0 }, { dtype: 'int64', shape: [2] });
+    let x = reshape(embedding(p.embed, ids), ['N', cfg.hiddenSize]);
+    const newKeys: Tensor[] = [];
+    const newValues: Tensor[] = [];
+    p.layers.forEach((layer, i) => {
+      const { q, k, v } = project(cfg, layer, rmsNorm(x, layer.inputNorm, cfg.rmsNormEps), ids, rot);
+      const kT = transposeLast2(k);
+      newKeys.push(kT);
+      newValues.push(v);
+      const sPast = add(mul(matmul(q, kv.keys[i]), scale), pastAdd);
+      const sNew = add(mul(matmul(q, kT), scale), newMask);
+      const probs = softmax(concat([sPast, sNew], -1));
+      const [pPast, pNew] = g.apply('Split', [probs, split], { axis: 3 }, [
+        { dtype: g.float, shape: sPast.shape },
+        { dtype: g.float, shape: sNew.shape },
+      ]);
+      const o = add(matmul(pPast, kv.values[i]), matmul(pNew, v));
+      x = add(x, mergeHeads(cfg, layer, o));
+      x = add(x, mlp(layer, rmsNorm(x, layer.postNorm, cfg.rmsNormEps)));
+    });
+    return { hidden: rmsNorm(x, p.norm, cfg.rmsNormEps), newKeys, newValues };
+  });
+}
+
+/** Logits [rows, vocab] for hidden states [rows, hidden]. */
+export function lmHead(p: Qwen3Params, hidden: Tensor): Tensor {
+  return linear(hidden, p.head);
+}

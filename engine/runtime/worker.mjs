@@ -1,0 +1,216 @@
+// The device thread: owns onnxruntime sessions and a store of named tensors (weights, optimizer moments, KV
+// caches) so that big state stays where the sessions run. `session.run` blocks its thread, which is why it runs
+// here and not on the event loop. Plain JavaScript so that it loads without any TypeScript loader; the protocol
+// is typed on the other side, in device.ts.
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+
+const options = workerData ?? {};
+const sessions = new Map();
+const store = new Map();
+let nextSession = 1;
+
+function toTensor(v) {
+  return new ort.Tensor(v.dtype, v.data, v.shape);
+}
+
+function fromTensor(t) {
+  return { dtype: t.type, shape: [...t.dims], data: t.data };
+}
+
+function stored(name) {
+  const v = store.get(name);
+  if (!v) throw new Error(`device: no stored tensor "${name}"`);
+  return v;
+}
+
+async function load({ bytes }) {
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: options.executionProviders ?? ['cpu'],
+    intraOpNumThreads: options.threads ?? 0,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    logSeverityLevel: 3,
+  });
+  const id = nextSession++;
+  sessions.set(id, session);
+  return { session: id, inputs: session.inputNames, outputs: session.outputNames };
+}
+
+async function run({ session, feeds, fetches }) {
+  const s = sessions.get(session);
+  if (!s) throw new Error(`device: no session ${session}`);
+  const inputs = {};
+  for (const [name, v] of Object.entries(feeds)) inputs[name] = toTensor(typeof v === 'string' ? stored(v) : v);
+  const result = await s.run(inputs, Object.keys(fetches));
+  const returned = {};
+  const transfer = new Set();
+  for (const [name, dest] of Object.entries(fetches)) {
+    const v = fromTensor(result[name]);
+    if (dest === null) {
+      returned[name] = v;
+      transfer.add(v.data.buffer);
+    } else {
+      store.set(dest, v);
+    }
+  }
+  return { value: returned, transfer: [...transfer] };
+}
+
+// KV-cache write-back: rows of `src` ([B, H, T, D], or [B, H, D, T] when `keysTransposed`) land in the cache
+// `dst` ([B, H, S, D], or [B, H, D, S]) at per-token slots `slots` ([B * T], -1 = skip).
+function writeSlots({ dst, src, slots, keysTransposed }) {
+  const cache = stored(dst);
+  const part = stored(src);
+  const [B, H] = cache.shape;
+  const D = keysTransposed ? cache.shape[2] : cache.shape[3];
+  const S = keysTransposed ? cache.shape[3] : cache.shape[2];
+  const T = keysTransposed ? part.shape[3] : part.shape[2];
+  const c = cache.data;
+  const p = part.data;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const slot = slots[b * T + t];
+      if (slot < 0) continue;
+      if (slot >= S) throw new Error(`device: slot ${slot} outside cache capacity ${S}`);
+      for (let h = 0; h < H; h++) {
+        const bh = b * H + h;
+        if (keysTransposed) {
+          for (let d = 0; d < D; d++) c[(bh * D + d) * S + slot] = p[(bh * D + d) * T + t];
+        } else {
+          c.set(p.subarray((bh * T + t) * D, (bh * T + t + 1) * D), (bh * S + slot) * D);
+        }
+      }
+    }
+  }
+  return { value: null, transfer: [] };
+}
+
+// Re-lays out a KV cache for a new slot capacity (and, with `rows`, a new row order / subset; -1 = empty row).
+function resizeSlots({ name, capacity, rows, keysTransposed }) {
+  const old = stored(name);
+  const [B, H] = old.shape;
+  const D = keysTransposed ? old.shape[2] : old.shape[3];
+  const S = keysTransposed ? old.shape[3] : old.shape[2];
+  const order = rows ?? Array.from({ length: B }, (_, i) => i);
+  const shape = keysTransposed ? [order.length, H, D, capacity] : [order.length, H, capacity, D];
+  const data = new old.data.constructor(order.length * H * D * capacity);
+  const keep = Math.min(S, capacity);
+  order.forEach((src, b) => {
+    if (src < 0) return;
+    for (let h = 0; h < H; h++) {
+      const from = src * H + h;
+      const to = b * H + h;
+      if (keysTransposed) {
+        for (let d = 0; d < D; d++) data.set(old.data.subarray((from * D + d) * S, (from * D + d) * S + keep), (to * D + d) * capacity);
+      } else {
+        data.set(old.data.subarray(from * S * D, (from * S + keep) * D), to * capacity * D);
+      }
+    }
+  });
+  store.set(name, { dtype: old.dtype, shape, data });
+  return { value: null, transfer: [] };
+}
+
+// into += from, in place (gradient accumulation over micro-batches).
+function accumulate({ pairs }) {
+  for (const [into, from] of pairs) {
+    const a = stored(into).data;
+    const b = stored(from).data;
+    if (a.length !== b.length) throw new Error(`device: accumulate ${from} into ${into}: sizes differ`);
+    for (let i = 0; i < a.length; i++) a[i] += b[i];
+  }
+  return { value: null, transfer: [] };
+}
+
+function zerosLike(name, like) {
+  if (!store.has(name)) store.set(name, { dtype: like.dtype, shape: [...like.shape], data: new like.data.constructor(like.data.length) });
+  return stored(name).data;
+}
+
+// Global-norm clipping and AdamW (torch.optim.AdamW semantics), one fused pass per tensor, in place: an ONNX
+// AdamW costs ~15 memory passes plus a copy of every output. Skips everything when the norm is not finite.
+// Moments that do not exist yet start at zero.
+function adamw({ params, grads, moments1, moments2, lr, beta1, beta2, eps, weightDecay, step, maxNorm }) {
+  let sumSq = 0;
+  for (const name of grads) {
+    const g = stored(name).data;
+    for (let i = 0; i < g.length; i++) sumSq += g[i] * g[i];
+  }
+  const gradNorm = Math.sqrt(sumSq);
+  if (!Number.isFinite(gradNorm)) return { value: { gradNorm, skipped: true }, transfer: [] };
+  const coef = maxNorm > 0 ? Math.min(1, maxNorm / (gradNorm + 1e-6)) : 1;
+  const stepSize = lr / (1 - beta1 ** step);
+  const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
+  const decay = 1 - lr * weightDecay;
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  params.forEach((name, j) => {
+    const p = stored(name);
+    const w = p.data;
+    const g = stored(grads[j]).data;
+    const m = zerosLike(moments1[j], p);
+    const v = zerosLike(moments2[j], p);
+    for (let i = 0; i < w.length; i++) {
+      const gi = g[i] * coef;
+      const mi = m[i] + c1 * (gi - m[i]);
+      const vi = v[i] * beta2 + c2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = w[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+    }
+  });
+  return { value: { gradNorm, skipped: false }, transfer: [] };
+}
+
+const commands = {
+  load: async (msg) => ({ value: await load(msg), transfer: [] }),
+  run,
+  put: async ({ name, value }) => {
+    store.set(name, value);
+    return { value: null, transfer: [] };
+  },
+  get: async ({ names }) => {
+    const out = names.map((n) => {
+      const v = stored(n);
+      return { dtype: v.dtype, shape: [...v.shape], data: v.data.slice() };
+    });
+    return { value: out, transfer: out.map((v) => v.data.buffer) };
+  },
+  drop: async ({ names }) => {
+    for (const n of names) store.delete(n);
+    return { value: null, transfer: [] };
+  },
+  rename: async ({ pairs }) => {
+    const moved = pairs.map(([from]) => stored(from));
+    pairs.forEach(([from]) => store.delete(from));
+    pairs.forEach(([, to], i) => store.set(to, moved[i]));
+    return { value: null, transfer: [] };
+  },
+  writeSlots: async (msg) => writeSlots(msg),
+  accumulate: async (msg) => accumulate(msg),
+  adamw: async (msg) => adamw(msg),
+  resizeSlots: async (msg) => resizeSlots(msg),
+  release: async ({ session }) => {
+    const s = sessions.get(session);
+    sessions.delete(session);
+    if (s) await s.release();
+    return { value: null, transfer: [] };
+  },
+};
+
+// One command at a time, in arrival order: a run never sees the store half-way through another command.
+let queue = Promise.resolve();
+parentPort.on('message', (msg) => {
+  queue = queue.then(async () => {
+    try {
+      const fn = commands[msg.cmd];
+      if (!fn) throw new Error(`device: unknown command ${msg.cmd}`);
+      const { value, transfer } = await fn(msg);
+      parentPort.postMessage({ id: msg.id, ok: true, value }, transfer);
+    } catch (err) {
+      parentPort.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+});

@@ -88,6 +88,32 @@ test('templateVars reach the template on every render (apply_chat_template kwarg
   assert.equal(encodeConversation(on, [...msgs, { role: 'assistant', content: 'a' }], null).mask.filter((m) => m === 1).length, 2);
 });
 
+test('a tokenizer with an NFC normalizer (as Qwen3 has) still gets exact masks on decomposed text', () => {
+  const json = JSON.parse(readFileSync(join(TINY, 'tokenizer.json'), 'utf8'));
+  const dir = modelDir({ tokenizer: JSON.stringify({ ...json, normalizer: { type: 'NFC' } }) });
+  try {
+    const nfc = loadChatModel(dir);
+    const msgs: ChatMessage[] = [
+      { role: 'user', content: 'cafe\u0301 ?' },
+      { role: 'assistant', content: 'cafe\u0301 = caf\u00e9 \u{1F600}' },
+      { role: 'user', content: 'e\u0301e\u0301' },
+      { role: 'assistant', content: 'ok e\u0301' },
+    ];
+    const enc = encodeConversation(nfc, msgs, null);
+    const trained = nfc.decode(enc.ids.filter((_, i) => enc.mask[i] === 1));
+    assert.equal(trained, 'caf\u00e9 = caf\u00e9 \u{1F600}<|im_end|>ok \u00e9<|im_end|>');
+    assert.equal(nfc.decode(enc.ids), enc.text.normalize('NFC'));
+    const bad = modelDir({ tokenizer: JSON.stringify({ ...json, normalizer: { type: 'Lowercase' } }) });
+    try {
+      expectChatError(() => encodeConversation(loadChatModel(bad), msgs, null), /field normalizer: normalizer "Lowercase" is not supported/);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('render errors raised by the template name the template file', () => {
   expectChatError(() => tok.render([{ role: 'robot' as never, content: 'x' }]), /chat_template\.jinja: chat template failed to render: .*unknown role: robot/);
 });

@@ -27,6 +27,7 @@ function runProcess(argv: string[], stdin = ''): Promise<string> {
     child.stdout.on('data', (chunk) => (out += chunk));
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv[0]} exited ${code}`))));
+    child.stdin.on('error', () => {}); // a process may exit before reading its stdin
     child.stdin.end(stdin);
   });
 }

@@ -318,6 +318,7 @@ def run_parse(code, report):
 
 def child_main(req, case, fds, nonce):
     r_in, w_out, w_err, w_res = fds
+    limits = req['limits']
     os.setsid()
     set_dumpable(1)
     signal.set_wakeup_fd(-1)
@@ -344,11 +345,12 @@ def child_main(req, case, fds, nonce):
         with open(path, 'wb') as fh:
             fh.write(base64.b64decode(b64))
 
-    limits = req['limits']
     cpu = max(1, int(limits['cpuSeconds']))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits['memoryBytes'], limits['memoryBytes']))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits['fileSizeBytes'], limits['fileSizeBytes']))
+    # stdout/stderr are files too: the cap must let them pass the output limit by one byte to detect overflow.
+    fsize = max(limits['fileSizeBytes'], limits['maxOutputBytes'] + 1)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits['processes'], limits['processes']))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits['openFiles'], limits['openFiles']))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -398,100 +400,73 @@ def decode(data):
     return bytes(data).decode('utf-8', 'replace')
 
 
+def memfd_with(name, data=b''):
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    if data:
+        write_all(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def read_memfd(fd, limit):
+    size = os.fstat(fd).st_size
+    return size, os.pread(fd, min(size, limit), 0) if size else b''
+
+
 def run_case(req, case, nonce):
+    # stdin, stdout, stderr and the result channel are memfds, not pipes: the server sleeps on the child's pidfd
+    # alone and wakes once per run, which matters when every core is busy (each wake-up waits for a time slice).
+    # The output cap is enforced by RLIMIT_FSIZE on those files (writes past it fail with EFBIG).
     limits = req['limits']
-    stdin_data = (case.get('stdin') or '').encode('utf-8')
-    r_in, w_in = os.pipe()
-    r_out, w_out = os.pipe()
-    r_err, w_err = os.pipe()
-    r_res, w_res = os.pipe()
+    fds = (
+        memfd_with('stdin', (case.get('stdin') or '').encode('utf-8')),
+        memfd_with('stdout'),
+        memfd_with('stderr'),
+        memfd_with('result'),
+    )
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
-            child_main(req, case, (r_in, w_out, w_err, w_res), nonce)
+            child_main(req, case, fds, nonce)
         except BaseException:
             try:
-                os.write(w_res, (json.dumps({'nonce': nonce, 'harnessError': traceback.format_exc()[-2000:]}) + '\n').encode())
+                os.write(fds[3], (json.dumps({'nonce': nonce, 'harnessError': traceback.format_exc()[-2000:]}) + '\n').encode())
             except BaseException:
                 pass
         os._exit(125)
-    for fd in (r_in, w_out, w_err, w_res):
-        os.close(fd)
     pidfd = os.pidfd_open(pid)
     deadline = started + limits['timeoutMs'] / 1000.0
-    max_output = limits['maxOutputBytes']
-    buffers = {r_out: bytearray(), r_err: bytearray(), r_res: bytearray()}
-    readers = set(buffers)
-    stdin_view = memoryview(stdin_data)
-    if len(stdin_view) == 0:
-        os.close(w_in)
-        w_in = -1
-    else:
-        os.set_blocking(w_in, False)
     reason = None
-    exited = False
     while True:
-        now = time.monotonic()
-        if not exited and now >= deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             reason = 'wall_timeout'
             break
-        if exited and not readers:
-            break
-        watch = list(readers) + ([] if exited else [pidfd])
-        writers = [w_in] if w_in >= 0 and not exited else []
-        ready_r, ready_w, _ = select.select(watch, writers, [], max(0.0, deadline - now) if not exited else 1.0)
-        if not ready_r and not ready_w and exited:
-            break  # descendants of the finished process hold the pipes open: they die in cleanup
-        if w_in >= 0 and w_in in ready_w:
-            try:
-                n = os.write(w_in, stdin_view[:65536])
-                stdin_view = stdin_view[n:]
-            except BrokenPipeError:
-                stdin_view = stdin_view[:0]
-            if len(stdin_view) == 0:
-                os.close(w_in)
-                w_in = -1
-        for fd in ready_r:
-            if fd == pidfd:
-                exited = True
-                # Leftover descendants would keep the pipes open forever: the run is over when its process is.
-                kill_all()
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                readers.discard(fd)
-                continue
-            buffers[fd] += chunk
-        if reason is None and len(buffers[r_out]) + len(buffers[r_err]) > max_output:
-            reason = 'output_limit'
+        if select.select([pidfd], [], [], remaining)[0]:
             break
     elapsed_ms = (time.monotonic() - started) * 1000.0
     statuses = {}
-    kill_all()
+    kill_all()  # leftovers of a finished run, or the run itself on time-out
     try:
         _, status = os.waitpid(pid, 0)
         statuses[pid] = status
     except ChildProcessError:
         pass
-    for fd in list(readers):
-        try:
-            os.set_blocking(fd, False)
-            while True:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                buffers[fd] += chunk
-        except BlockingIOError:
-            pass
-    for fd in [r_out, r_err, r_res, pidfd] + ([w_in] if w_in >= 0 else []):
+    max_output = limits['maxOutputBytes']
+    out_size, stdout = read_memfd(fds[1], max_output)
+    err_size, stderr = read_memfd(fds[2], max(0, max_output - len(stdout)))
+    _, results = read_memfd(fds[3], 1 << 26)
+    for fd in fds + (pidfd,):
         os.close(fd)
     cleanup_after_run(statuses)
+    if reason is None and out_size + err_size > max_output:
+        reason = 'output_limit'
     status = statuses.get(pid, 0)
     exit_code = os.waitstatus_to_exitcode(status)
     reports = []
     harness_error = None
-    for line in bytes(buffers[r_res]).splitlines():
+    for line in results.splitlines():
         try:
             obj = json.loads(line)
         except ValueError:
@@ -520,8 +495,6 @@ def run_case(req, case, nonce):
         kind = 'finished'
     else:
         kind = 'error'
-    stdout = buffers[r_out][:max_output]
-    stderr = buffers[r_err][:max(0, max_output - len(stdout))]
     return {
         'status': kind,
         'reason': reason,

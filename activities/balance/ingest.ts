@@ -3,7 +3,7 @@
 // them after checking their sha256, and the final concatenation is the same bytes either way.
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
-import type { RecordBatch, Vector } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import type { ArtifactRef, InputFileRecord } from '../../schemas/artifact.ts';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA } from '../../schemas/balance.ts';
 import { domainOf } from '../../schemas/recipe.ts';
@@ -15,6 +15,8 @@ import type { FieldGetter } from './filters.ts';
 import { readArrowBatches, readParquetBatches } from './io/arrow-batches.ts';
 import type { BatchAt } from './io/arrow-batches.ts';
 import { ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
+import { cellGetter } from './io/fast-columns.ts';
+import type { CellGetter } from './io/fast-columns.ts';
 import { readJsonRecords } from './io/json-records.ts';
 import { concatIpc, verifiedRef } from './parts.ts';
 import { contentKey, rowUid } from './normalise.ts';
@@ -177,7 +179,7 @@ async function ingestFile(
     for await (const { batch, firstRow } of batches) {
       const vectors = columnVectors(batch, cols.required, cols.optional, path);
       let i = 0;
-      const get: FieldGetter = (name) => vectors.get(name)?.get(i);
+      const get: FieldGetter = (name) => vectors.get(name)?.(i);
       for (; i < batch.numRows; i++) handle(firstRow + i, get);
       onRows(counts.read);
     }
@@ -187,11 +189,11 @@ async function ingestFile(
   return { input, ...counts, candidates: await candOut.commit(), rejects: await rejOut.commit() };
 }
 
-function columnVectors(batch: RecordBatch, required: string[], optional: string[], path: string): Map<string, Vector> {
-  const map = new Map<string, Vector>();
+function columnVectors(batch: RecordBatch, required: string[], optional: string[], path: string): Map<string, CellGetter> {
+  const map = new Map<string, CellGetter>();
   for (const name of [...required, ...optional]) {
     const v = batch.getChild(name);
-    if (v) map.set(name, v);
+    if (v) map.set(name, cellGetter(v));
     else if (required.includes(name)) throw new BadInputError(`${path}: Arrow data lacks column "${name}"`);
   }
   return map;

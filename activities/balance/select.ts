@@ -6,6 +6,7 @@ import type { ArtifactRef } from '../../schemas/artifact.ts';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA, SELECTED_SCHEMA } from '../../schemas/balance.ts';
 import { ShortfallError } from './errors.ts';
 import { buildBatch, ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
+import { cellGetter } from './io/fast-columns.ts';
 import { sampleRank } from './normalise.ts';
 import { readIpc } from './parts.ts';
 
@@ -71,18 +72,18 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
     const kept = new Map<string, Copy>();
     const within: { loser: Copy; key: string }[] = [];
     for await (const batch of readIpc(input.candidates, CANDIDATE_SCHEMA)) {
-      const keys = batch.getChild('content_key')!;
-      const uids = batch.getChild('uid')!;
-      const files = batch.getChild('source_file')!;
-      const rows = batch.getChild('source_row')!;
-      const sources = batch.getChild('data_source')!;
+      const keys = cellGetter(batch.getChild('content_key')!);
+      const uids = cellGetter(batch.getChild('uid')!);
+      const files = cellGetter(batch.getChild('source_file')!);
+      const rows = batch.getChild('source_row')!.data[0].values as BigInt64Array;
+      const sources = cellGetter(batch.getChild('data_source')!);
       for (let i = 0; i < batch.numRows; i++) {
-        if (sources.get(i) !== source) {
-          throw new Error(`${input.candidates.path}: row ${i} belongs to source "${sources.get(i)}", not "${source}"`);
+        if (sources(i) !== source) {
+          throw new Error(`${input.candidates.path}: row ${i} belongs to source "${String(sources(i))}", not "${source}"`);
         }
         c.candidates++;
-        const key = keys.get(i) as string;
-        const copy: Copy = { uid: uids.get(i) as string, file: files.get(i) as string, row: Number(rows.get(i)) };
+        const key = keys(i) as string;
+        const copy: Copy = { uid: uids(i) as string, file: files(i) as string, row: Number(rows[i]) };
         const prev = kept.get(key);
         if (!prev) kept.set(key, copy);
         else if (before(copy, prev)) {

@@ -1,0 +1,106 @@
+// The sampler: KV-cached greedy decoding equals recomputing the full forward pass at every step (also across an
+// appended tool turn), generation is reproducible from its seed, and stop tokens / max new tokens end it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readQwen3Config } from '../../engine/config.ts';
+import type { Qwen3Config } from '../../engine/config.ts';
+import { readSafetensors } from '../../engine/safetensors.ts';
+import { Device } from '../../engine/runtime/device.ts';
+import type { Session } from '../../engine/runtime/device.ts';
+import { Sampler } from '../../engine/sampler.ts';
+import { logitsProgram } from '../../engine/programs.ts';
+import { encodeSequences } from '../../engine/batch.ts';
+import type { Weights } from '../../engine/tensors.ts';
+
+const DIR = new URL('../fixtures/engine/qwen3_untied/', import.meta.url).pathname;
+let config: Qwen3Config;
+let weights: Weights;
+let device: Device;
+let reference: Session;
+
+before(async () => {
+  config = (await readQwen3Config(`${DIR}config.json`)).config;
+  weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
+  device = new Device({ threads: 1 });
+  for (const [name, t] of weights) await device.put(`ref/${name}`, { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data) });
+  reference = await device.load(logitsProgram(config, 'float32').bytes);
+});
+after(() => device.close());
+
+/** Greedy continuation of `tokens` by recomputing the whole forward pass for every new token. */
+async function greedyByRecompute(tokens: number[], n: number): Promise<{ tokens: number[]; logprobs: number[] }> {
+  const seq = [...tokens];
+  const out = { tokens: [] as number[], logprobs: [] as number[] };
+  const v = config.vocabSize;
+  for (let i = 0; i < n; i++) {
+    const enc = encodeSequences({ inputIds: [seq] });
+    const feeds = { ...Object.fromEntries([...weights.keys()].map((k) => [k, `ref/${k}`])), input_ids: enc.feeds.input_ids, position_ids: enc.feeds.position_ids, attention_mask: enc.feeds.attention_mask };
+    const { logits } = await device.run(reference, feeds, { logits: null });
+    const row = (logits.data as Float32Array).subarray((seq.length - 1) * v, seq.length * v);
+    let best = 0;
+    for (let k = 1; k < v; k++) if (row[k] > row[best]) best = k;
+    const m = row[best];
+    const lse = m + Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0));
+    out.tokens.push(best);
+    out.logprobs.push(row[best] - lse);
+    seq.push(best);
+  }
+  return out;
+}
+
+const prompts = [[3, 17, 22], [5, 9, 41, 2, 33, 7, 12], [44, 1, 8, 30, 19]];
+
+test('temperature 0: KV-cached decode equals recomputing the full forward, also after an appended tool turn', async () => {
+  const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
+  try {
+    const gens = await sampler.generate(prompts, { temperature: 0, maxNewTokens: 12, seed: 1 });
+    for (let i = 0; i < prompts.length; i++) {
+      const want = await greedyByRecompute(prompts[i], 12);
+      assert.deepEqual(gens[i].tokens, want.tokens, `row ${i} tokens`);
+      gens[i].logprobs.forEach((lp, k) => assert.ok(Math.abs(lp - want.logprobs[k]) < 1e-4, `row ${i} logprob ${k}: ${lp} vs ${want.logprobs[k]}`));
+      assert.equal(gens[i].finishReason, 'length');
+    }
+    // A tool turn appended to row 1 only; rows 0 and 2 keep their caches untouched and continue too.
+    const tool = [40, 41, 42, 43, 44];
+    sampler.extend(gens[1].seqId, tool);
+    const more = await sampler.continue(gens.map((g) => g.seqId), { temperature: 0, maxNewTokens: 6 });
+    for (let i = 0; i < prompts.length; i++) {
+      const history = [...prompts[i], ...gens[i].tokens, ...(i === 1 ? tool : [])];
+      const want = await greedyByRecompute(history, 6);
+      assert.deepEqual(more[i].tokens, want.tokens, `row ${i} after the tool turn`);
+      assert.equal(sampler.length(gens[i].seqId), history.length + 6);
+    }
+    await sampler.release([gens[0].seqId]);
+    const last = await sampler.continue([gens[2].seqId], { temperature: 0, maxNewTokens: 3 });
+    const want = await greedyByRecompute([...prompts[2], ...gens[2].tokens, ...more[2].tokens], 3);
+    assert.deepEqual(last[0].tokens, want.tokens, 'after releasing another row');
+  } finally {
+    await sampler.close();
+  }
+});
+
+test('sampling is reproducible from its seed; stop tokens and max new tokens end a sequence', async () => {
+  const params = { temperature: 1, topP: 0.95, topK: 30, maxNewTokens: 16, seed: 7 };
+  const run = async (p: typeof params & { stopTokens?: number[] }) => {
+    const s = await Sampler.create(config, { device, weights });
+    try {
+      return await s.generate(prompts, p);
+    } finally {
+      await s.close();
+    }
+  };
+  const a = await run(params);
+  const b = await run(params);
+  assert.deepEqual(a.map((g) => g.tokens), b.map((g) => g.tokens));
+  const c = await run({ ...params, seed: 8 });
+  assert.notDeepEqual(a.map((g) => g.tokens), c.map((g) => g.tokens));
+  a.forEach((g) => g.logprobs.forEach((lp) => assert.ok(lp <= 0 && Number.isFinite(lp))));
+
+  // Stop at the first token row 0 produced at its 4th step: that row ends there, with reason 'stop'.
+  const stop = a[0].tokens[3];
+  const stopped = await run({ ...params, stopTokens: [stop] });
+  const at = a[0].tokens.indexOf(stop);
+  assert.deepEqual(stopped[0].tokens, a[0].tokens.slice(0, at + 1));
+  assert.equal(stopped[0].finishReason, 'stop');
+  for (const g of stopped) assert.ok(g.finishReason === 'stop' || g.tokens.length === 16);
+});

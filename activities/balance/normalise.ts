@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
  * in whitespace do not occur in practice.
  */
 export function normaliseProblem(text: string): string {
-  // NFKC leaves pure ASCII unchanged; skipping it there saves most of its cost on typical problems.
-  const nfkc = /^[\x00-\x7f]*$/u.test(text) ? text : text.normalize('NFKC');
+  // NFKC leaves printable ASCII and ASCII whitespace unchanged; skipping it there saves most of its cost.
+  const nfkc = /^[\x20-\x7e\t\n\r\f\v]*$/u.test(text) ? text : text.normalize('NFKC');
   return nfkc.toLowerCase().replace(/\s+/gu, '');
 }
 

@@ -221,7 +221,7 @@ export class Learner {
   private session(key: string, build: () => Program): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.device.load(build().bytes);
+      s = this.device.load(build().bytes, this.dtype);
       this.sessions.set(key, s);
     }
     return s;

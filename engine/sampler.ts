@@ -214,7 +214,7 @@ export class Sampler {
       });
       last[r] = BigInt(r * t + s.pending.length - 1);
     });
-    const session = await (this.session ??= this.device.load(decodeProgram(this.config, this.dtype).bytes));
+    const session = await (this.session ??= this.device.load(decodeProgram(this.config, this.dtype).bytes, this.dtype));
     const feeds: Record<string, string | DeviceTensor> = {
       input_ids: { dtype: 'int64', shape: [b, t], data: ids },
       position_ids: { dtype: 'int64', shape: [b, t], data: pos },

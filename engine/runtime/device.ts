@@ -90,9 +90,13 @@ export class Device {
     });
   }
 
-  /** Compiles a serialised ONNX model. */
-  load(bytes: Uint8Array): Promise<Session> {
-    return this.call<{ session: number; inputs: string[]; outputs: string[] }>('load', { bytes }).then((r) => ({ id: r.session, inputs: r.inputs, outputs: r.outputs }));
+  /**
+   * Compiles a serialised ONNX model. float64 programs load with basic graph optimisations only: onnxruntime's
+   * extended CPU fusions (QuickGelu, ...) have float kernels only and would leave a double graph unrunnable.
+   */
+  load(bytes: Uint8Array, dtype: 'float32' | 'float64' = 'float32'): Promise<Session> {
+    const graphOptimizationLevel = dtype === 'float64' ? 'basic' : undefined;
+    return this.call<{ session: number; inputs: string[]; outputs: string[] }>('load', { bytes, graphOptimizationLevel }).then((r) => ({ id: r.session, inputs: r.inputs, outputs: r.outputs }));
   }
 
   /** Stores a tensor under `name`. With `transfer` the caller's buffer moves (and is detached here) instead of being copied. */

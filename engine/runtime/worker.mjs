@@ -24,13 +24,13 @@ function stored(name) {
   return v;
 }
 
-async function load({ bytes }) {
+async function load({ bytes, graphOptimizationLevel }) {
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: options.executionProviders ?? ['cpu'],
     intraOpNumThreads: options.threads ?? 0,
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    graphOptimizationLevel: graphOptimizationLevel ?? options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: 3,
   });
   const id = nextSession++;

@@ -61,7 +61,7 @@ export async function gradCheck(device: Device, o: GradCheckOptions): Promise<nu
   g.output(loss, 'loss');
   const grads = grad(loss, xs);
   grads.forEach((gt, i) => g.output(gt, `g${i}`));
-  const session = await device.load(g.toModel());
+  const session = await device.load(g.toModel(), 'float64');
 
   const values = o.inputs.map((inp) => inp.values ?? Array.from({ length: inp.shape.reduce((a, b) => a * b, 1) }, () => rng.normal()));
   const feeds = (vals: number[][]) => {

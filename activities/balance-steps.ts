@@ -2,7 +2,6 @@
 // activity can: heartbeats that carry resumable progress, resuming from the last heartbeat after a crash, and the
 // mapping of bad input to non-retryable failures (retrying a corrupt file only wastes the retry budget).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { ArtifactRef } from '../schemas/artifact.ts';
 import type { SourceConfig } from '../schemas/recipe.ts';
 import * as balance from './balance/index.ts';
 
@@ -30,38 +29,28 @@ export async function ingestSource(args: { source: SourceConfig; baseDir: string
   );
 }
 
-export async function selectBalanced(args: {
-  inputs: { source: string; candidates: ArtifactRef; take: number }[];
-  seed: number;
-  priority: string[];
-  shortfall: 'error' | 'take_all';
-  workDir: string;
-}): Promise<Awaited<ReturnType<typeof balance.selectBalanced>>> {
+/**
+ * Steps without resumable progress still heartbeat while their worker thread computes, so a dead worker is
+ * noticed within the heartbeat timeout rather than the step's whole time limit.
+ */
+async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(), 5_000);
   try {
-    return await asActivity(() => balance.selectBalanced(args));
+    return await asActivity(work);
   } finally {
     clearInterval(beat);
   }
 }
 
-export async function writeRlDataset(args: {
-  selected: ArtifactRef;
-  templates: { math: string; code: string };
-  agentName: string;
-  split: string;
-  outDir: string;
-}): Promise<{ parquet: ArtifactRef; arrow: ArtifactRef }> {
-  const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(), 5_000);
-  try {
-    return await asActivity(() => balance.writeRlDataset(args));
-  } finally {
-    clearInterval(beat);
-  }
+export async function selectBalanced(args: Parameters<typeof balance.selectBalanced>[0]): ReturnType<typeof balance.selectBalanced> {
+  return withHeartbeat(() => balance.selectBalanced(args));
 }
 
-export async function writeRejectsTable(args: { rejects: ArtifactRef[]; outDir: string }): Promise<ArtifactRef> {
-  return asActivity(() => balance.writeRejectsTable(args));
+export async function writeRlDataset(args: Parameters<typeof balance.writeRlDataset>[0]): ReturnType<typeof balance.writeRlDataset> {
+  return withHeartbeat(() => balance.writeRlDataset(args));
+}
+
+export async function writeRejectsTable(args: Parameters<typeof balance.writeRejectsTable>[0]): ReturnType<typeof balance.writeRejectsTable> {
+  return withHeartbeat(() => balance.writeRejectsTable(args));
 }

@@ -6,31 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { createWorker } from '../../infra/worker.ts';
-import { startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
+import { startInProcessWorker, startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
 import { generateSources, recipeFor, runPipeline } from '../support/balance-run.ts';
 
 let env: TestServer;
-let worker: Worker;
-let running: Promise<void>;
-let closeConnection: () => Promise<void>;
+let worker: { stop(): Promise<void> };
 let pristine: string;
 const queue = uniqueQueue('bad-input');
 
 before(async () => {
   pristine = generateSources();
   env = await startTestServer();
-  const w = await createWorker({ address: env.server.address, taskQueue: queue });
-  worker = w.worker;
-  closeConnection = () => w.connection.close();
-  running = worker.run();
+  worker = await startInProcessWorker(env.server.address, queue);
 });
 
 after(async () => {
-  worker.shutdown();
-  await running;
-  await closeConnection();
+  await worker.stop();
   await env.close();
 });
 

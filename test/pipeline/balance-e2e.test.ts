@@ -8,16 +8,14 @@ import { after, before, test } from 'node:test';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { Worker } from '@temporalio/worker';
-import { createWorker, workflowBundle } from '../../infra/worker.ts';
+import { workflowBundle } from '../../infra/worker.ts';
 import { sha256File } from '../../activities/artifacts.ts';
 import type { RunProgress, StageAudit } from '../../schemas/stage.ts';
-import { startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
+import { startInProcessWorker, startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
 import { generateSources, recipeFor, runPipeline } from '../support/balance-run.ts';
 
 let env: TestServer;
-let worker: Worker;
-let running: Promise<void>;
-let closeConnection: () => Promise<void>;
+let worker: { stop(): Promise<void> };
 const queue = uniqueQueue('balance-e2e');
 const out = mkdtempSync(join(tmpdir(), 'agentrl-runs-'));
 let data: string;
@@ -25,16 +23,11 @@ let data: string;
 before(async () => {
   data = generateSources();
   env = await startTestServer();
-  const w = await createWorker({ address: env.server.address, taskQueue: queue });
-  worker = w.worker;
-  closeConnection = () => w.connection.close();
-  running = worker.run();
+  worker = await startInProcessWorker(env.server.address, queue);
 });
 
 after(async () => {
-  worker.shutdown();
-  await running;
-  await closeConnection();
+  await worker.stop();
   await env.close();
 });
 

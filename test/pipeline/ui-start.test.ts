@@ -5,18 +5,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Worker } from '@temporalio/worker';
-import { createWorker } from '../../infra/worker.ts';
 import { findTemporalCli } from '../../infra/temporal-cli.ts';
 import { PROJECT_ROOT, stateDir } from '../../infra/paths.ts';
 import type { PipelineResult } from '../../schemas/stage.ts';
-import { startTestServer, type TestServer } from '../support/temporal.ts';
+import { startInProcessWorker, startTestServer, type TestServer } from '../support/temporal.ts';
 import { generateSources } from '../support/balance-run.ts';
 
 let env: TestServer;
-let worker: Worker;
-let running: Promise<void>;
-let closeConnection: () => Promise<void>;
+let worker: { stop(): Promise<void> };
 const runId = `ui-start-${process.pid}`;
 
 function readmeInput(): { json: string; taskQueue: string } {
@@ -31,16 +27,11 @@ function readmeInput(): { json: string; taskQueue: string } {
 before(async () => {
   generateSources(join(stateDir(), 'demo-data'));
   env = await startTestServer();
-  const w = await createWorker({ address: env.server.address, taskQueue: readmeInput().taskQueue });
-  worker = w.worker;
-  closeConnection = () => w.connection.close();
-  running = worker.run();
+  worker = await startInProcessWorker(env.server.address, readmeInput().taskQueue);
 });
 
 after(async () => {
-  worker.shutdown();
-  await running;
-  await closeConnection();
+  await worker.stop();
   await env.close();
   rmSync(join(PROJECT_ROOT, 'runs', runId), { recursive: true, force: true });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { type DevServer, startDevServer } from '../../infra/dev-server.ts';
+import { createWorker } from '../../infra/worker.ts';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
 
 export interface TestServer {
@@ -73,4 +74,17 @@ export async function pendingActivities(client: Client, workflowId: string): Pro
     started: a.state === 2,
     heartbeat: (a.heartbeatDetails?.payloads?.length ?? 0) > 0,
   }));
+}
+
+/** A worker running in this process until `stop()`: the quickest way to execute workflows in a test. */
+export async function startInProcessWorker(address: string, taskQueue: string): Promise<{ stop(): Promise<void> }> {
+  const { worker, connection } = await createWorker({ address, taskQueue });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
 }

@@ -31,9 +31,19 @@ export interface LocalSandbox extends Sandbox, CaseRunner {
   readonly backend: 'local';
   /** Start every server of the pool now (otherwise they start on first use). */
   warmUp(): Promise<void>;
+  /**
+   * A stateful session (one persistent interpreter, e.g. per trajectory) in a sandbox of its own: variables,
+   * imports and /tmp files survive between its runs. A time-out or crash restarts the interpreter; the next run's
+   * stderr then starts with a note that earlier state is gone. Close it when the trajectory ends.
+   */
+  openSession(): Promise<Sandbox>;
 }
 
-const SERVER_SOURCE_URL = new URL('./py/server.py', import.meta.url);
+const LOST_STATE_NOTE = '[the interpreter was restarted: variables from earlier calls are gone]\n';
+
+// One program in three files: the child-side harness, the stateful session, and the supervising server (last,
+// it calls main()).
+const SERVER_SOURCES = ['harness.py', 'session.py', 'server.py'].map((name) => new URL(`./py/${name}`, import.meta.url));
 // Slack on top of the sandbox's own time-outs before the host gives up on a server: covers fork, cleanup and
 // moving big outputs, and only matters when the server itself is broken.
 const BACKSTOP_SLACK_MS = 5_000;
@@ -64,19 +74,22 @@ function fromWire(raw: any): CaseRun {
 export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSandbox {
   const poolSize = Math.max(1, options.poolSize ?? Math.min(4, availableParallelism()));
   const limits: RunLimits = { ...DEFAULT_RUN_LIMITS, ...options.limits };
-  const serverSource = readFileSync(SERVER_SOURCE_URL, 'utf8');
+  const serverSource = SERVER_SOURCES.map((url) => readFileSync(url, 'utf8')).join('\n\n');
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const slots: (ForkServer | null)[] = new Array(poolSize).fill(null);
   const idle: number[] = [...Array(poolSize).keys()].reverse();
   const waiters: ((slot: number) => void)[] = [];
   let closed = false;
 
+  const sessions = new Set<Sandbox>();
+  let sessionCounter = 0;
   const startServer = (slot: number) =>
     ForkServer.start(
       {
         python: options.python ?? '/usr/bin/python3',
         bwrap: options.bwrap ?? 'bwrap',
         setpriv: options.setpriv ?? 'setpriv',
+        // Pool servers use base + slot; sessions use the uids after the pool's (so each has its own NPROC count).
         hostUid: (options.hostUidBase ?? 61_000) + slot,
         tmpfsBytes: (options.tmpfsMb ?? 64) * 1024 * 1024,
         shmBytes: (options.shmMb ?? 16) * 1024 * 1024,
@@ -181,12 +194,68 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
       });
     },
 
+    async openSession(): Promise<Sandbox> {
+      if (closed) throw new SandboxServerError('the sandbox is closed');
+      const slot = poolSize + (sessionCounter++ % 4096);
+      let server: ForkServer | null = null;
+      let replaced = false;
+      let sessionClosed = false;
+      let tail: Promise<unknown> = Promise.resolve();
+
+      const runOnce = async (request: RunRequest): Promise<RunResult> => {
+        if (sessionClosed || closed) return sandboxErrorResult('the sandbox session is closed');
+        const timeoutMs = request.timeoutMs ?? limits.timeoutMs;
+        const files: Record<string, string> = {};
+        for (const [path, content] of Object.entries(request.files ?? {})) files[path] = toBase64(content);
+        let note = '';
+        try {
+          if (!server || !server.alive) {
+            if (server) replaced = true;
+            server = await startServer(slot);
+          }
+          if (replaced) note = LOST_STATE_NOTE;
+          replaced = false;
+          const response = await server.request(
+            { mode: 'session', code: request.code, echo: request.echoLastExpression ?? false, stdin: request.stdin ?? '', files, limits: wireLimits(timeoutMs, request.memoryMb ?? limits.memoryMb) },
+            timeoutMs + BACKSTOP_SLACK_MS,
+          );
+          if (response.error) throw new SandboxServerError(`sandbox server failed: ${response.error}`);
+          const { reports: _reports, ...plain } = fromWire(response.results[0]);
+          return { ...plain, stderr: note + plain.stderr };
+        } catch (err) {
+          if (!(err instanceof SandboxServerError)) throw err;
+          server?.kill();
+          replaced = true;
+          const { reports: _reports, ...plain } = sandboxErrorResult(err.message);
+          return plain;
+        }
+      };
+
+      const session: Sandbox = {
+        backend: 'local',
+        run(request: RunRequest): Promise<RunResult> {
+          // One interpreter: calls of a session run one after another, in the order they were made.
+          const result = tail.then(() => runOnce(request));
+          tail = result.catch(() => {});
+          return result;
+        },
+        async close(): Promise<void> {
+          sessionClosed = true;
+          sessions.delete(session);
+          await server?.shutdown();
+        },
+      };
+      sessions.add(session);
+      return session;
+    },
+
     async warmUp(): Promise<void> {
       await Promise.all(slots.map(() => withServer(async () => {})));
     },
 
     async close(): Promise<void> {
       closed = true;
+      await Promise.all([...sessions].map((session) => session.close()));
       const servers = slots.filter((server): server is ForkServer => server !== null);
       slots.fill(null);
       await Promise.all(servers.map((server) => server.shutdown()));

@@ -7,8 +7,9 @@ import type { BalanceStageResult, SourceCounts, StepTiming } from '../schemas/st
 
 const NON_RETRYABLE = ['BadInputError', 'ShortfallError', 'RecipeError'];
 
-function steps(heartbeatTimeoutS: number, maxAttempts: number) {
+function steps(heartbeatTimeoutS: number, maxAttempts: number, summary?: string) {
   return proxyActivities<typeof activities>({
+    summary,
     startToCloseTimeout: '4 hours',
     heartbeatTimeout: `${heartbeatTimeoutS} seconds`,
     retry: { maximumAttempts: maxAttempts, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE },
@@ -36,7 +37,13 @@ export async function balanceWorkflow(recipe: Recipe): Promise<BalanceStageResul
   const act = steps(ctx.recipe.runtime.heartbeat_timeout_s, ctx.recipe.runtime.max_attempts);
 
   const ingested = await timed('ingest', () =>
-    Promise.all(cfg.sources.map((source) => act.ingestSource({ source, baseDir: ctx.baseDir, workDir: ctx.workDir }))),
+    Promise.all(
+      cfg.sources.map((source) =>
+        // A summary per source so the Web UI's timeline says which source each parallel step reads.
+        steps(ctx.recipe.runtime.heartbeat_timeout_s, ctx.recipe.runtime.max_attempts, `ingest ${source.name} (${source.format})`)
+          .ingestSource({ source, baseDir: ctx.baseDir, workDir: ctx.workDir }),
+      ),
+    ),
   );
 
   const selection = await timed('select', () =>

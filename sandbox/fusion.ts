@@ -2,7 +2,12 @@
 // the documented wire format, caps requests in flight, and retries 5xx / 429 / connection failures with
 // exponential back-off; when it gives up, the run comes back as sandbox_error with a message saying why (a
 // rollout never crashes on a flaky sandbox).
-import type { RunRequest, RunResult, RunStatus, Sandbox } from './types.ts';
+import { runFusionCases } from './fusion-cases.ts';
+import { fromRunCodeResponse, toBase64 } from './fusion-wire.ts';
+import type { RunCodeRequest, RunCodeResponse } from './fusion-wire.ts';
+import type { CaseJob, CaseJobOptions, CaseRun, CaseRunner, RunRequest, RunResult, Sandbox } from './types.ts';
+
+export type { RunCodeRequest, RunCodeResponse } from './fusion-wire.ts';
 
 export interface SandboxFusionOptions {
   /** e.g. http://127.0.0.1:8080 (the client appends /run_code). */
@@ -29,24 +34,6 @@ export class SandboxFusionError extends Error {
   }
 }
 
-/** The JSON body of POST /run_code. */
-export interface RunCodeRequest {
-  code: string;
-  language: 'python';
-  run_timeout: number;
-  compile_timeout: number;
-  memory_limit_MB: number;
-  stdin: string;
-  files: Record<string, string>;
-  fetch_files: string[];
-}
-
-interface RunCodeResponse {
-  status?: 'Success' | 'Failed' | 'SandboxError';
-  message?: string;
-  run_result?: { status?: 'Finished' | 'Error' | 'TimeLimitExceeded'; execution_time?: number | null; return_code?: number | null; stdout?: string | null; stderr?: string | null } | null;
-}
-
 class Semaphore {
   private active = 0;
   private readonly queue: (() => void)[] = [];
@@ -65,34 +52,6 @@ class Semaphore {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Map SandboxFusion's response onto the shared RunResult. */
-export function fromRunCodeResponse(body: RunCodeResponse): RunResult {
-  const run = body.run_result;
-  if (body.status === 'SandboxError' || !run || !run.status) {
-    return {
-      status: 'sandbox_error', exitCode: null, stdout: run?.stdout ?? '', stderr: run?.stderr ?? '',
-      executionTimeMs: 0, reason: `SandboxFusion: ${body.status ?? 'no status'}${body.message ? ` (${body.message})` : ''}`, signal: null,
-    };
-  }
-  let status: RunStatus;
-  if (run.status === 'TimeLimitExceeded') status = 'timeout';
-  else if (run.status === 'Finished' && (run.return_code ?? 0) === 0) status = 'finished';
-  else status = 'error';
-  return {
-    status,
-    exitCode: run.return_code ?? null,
-    stdout: run.stdout ?? '',
-    stderr: run.stderr ?? '',
-    executionTimeMs: (run.execution_time ?? 0) * 1000,
-    reason: status === 'timeout' ? 'wall_timeout' : null,
-    signal: null,
-  };
-}
-
-function toBase64(value: string | Uint8Array): string {
-  return typeof value === 'string' ? Buffer.from(value, 'utf8').toString('base64') : Buffer.from(value).toString('base64');
-}
 
 // The REPL-like echo needs the code parsed inside the sandbox; remotely that means a small Python prologue that
 // exec's the user's code (its frames are hidden from tracebacks by starting at the user's own frame).
@@ -119,7 +78,7 @@ function echoProgram(code: string): string {
   ].join('\n');
 }
 
-export interface SandboxFusionClient extends Sandbox {
+export interface SandboxFusionClient extends Sandbox, CaseRunner {
   readonly backend: 'sandboxfusion';
   /** Send one raw request body; retries as configured. Throws SandboxFusionError when it gives up. */
   runCode(body: RunCodeRequest): Promise<RunCodeResponse>;
@@ -175,28 +134,41 @@ export function createSandboxFusion(options: SandboxFusionOptions): SandboxFusio
     });
   }
 
+  async function execute(program: { code: string; stdin: string; timeoutMs: number; memoryMb: number; files: Record<string, string> }): Promise<RunResult> {
+    const body: RunCodeRequest = {
+      code: program.code,
+      language: 'python',
+      run_timeout: program.timeoutMs / 1000,
+      compile_timeout: (options.compileTimeoutMs ?? 10_000) / 1000,
+      memory_limit_MB: program.memoryMb,
+      stdin: program.stdin,
+      files: program.files,
+      fetch_files: [],
+    };
+    try {
+      return fromRunCodeResponse(await runCode(body));
+    } catch (err) {
+      if (!(err instanceof SandboxFusionError)) throw err;
+      return { status: 'sandbox_error', exitCode: null, stdout: '', stderr: err.message, executionTimeMs: 0, reason: err.message, signal: null };
+    }
+  }
+
   return {
     backend: 'sandboxfusion',
     runCode,
     async run(request: RunRequest): Promise<RunResult> {
       const files: Record<string, string> = {};
       for (const [path, content] of Object.entries(request.files ?? {})) files[path] = toBase64(content);
-      const body: RunCodeRequest = {
+      return execute({
         code: request.echoLastExpression ? echoProgram(request.code) : request.code,
-        language: 'python',
-        run_timeout: (request.timeoutMs ?? options.timeoutMs ?? 30_000) / 1000,
-        compile_timeout: (options.compileTimeoutMs ?? 10_000) / 1000,
-        memory_limit_MB: request.memoryMb ?? options.memoryMb ?? 2048,
         stdin: request.stdin ?? '',
+        timeoutMs: request.timeoutMs ?? options.timeoutMs ?? 30_000,
+        memoryMb: request.memoryMb ?? options.memoryMb ?? 2048,
         files,
-        fetch_files: [],
-      };
-      try {
-        return fromRunCodeResponse(await runCode(body));
-      } catch (err) {
-        if (!(err instanceof SandboxFusionError)) throw err;
-        return { status: 'sandbox_error', exitCode: null, stdout: '', stderr: err.message, executionTimeMs: 0, reason: err.message, signal: null };
-      }
+      });
+    },
+    runCases(job: CaseJob, opts: CaseJobOptions): Promise<CaseRun[]> {
+      return runFusionCases((program) => execute({ ...program, files: {} }), job, opts);
     },
     async close(): Promise<void> {
       closed = true;

@@ -1,10 +1,12 @@
 // The code judge on hand-written TACO (stdin and call-based) and LeetCode problems, run in the real sandbox.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSandboxFusion } from '../../sandbox/fusion.ts';
 import { codeOutcome, extractLastPythonBlock, judge } from '../../sandbox/judge.ts';
 import { createLocalSandbox } from '../../sandbox/local.ts';
 import type { LocalSandbox } from '../../sandbox/local.ts';
 import type { LeetCodeGroundTruth, TacoGroundTruth } from '../../schemas/ground-truth.ts';
+import { startFakeService } from './fake-fusion.ts';
 
 const STDIN_PROBLEM: TacoGroundTruth = {
   inputs: ['1 2\n', '3 4\n', '10 -5\n', '1000000000000 1000000000000\n'],
@@ -193,5 +195,41 @@ describe('code judge', () => {
     const outcome = await codeOutcome('```python\nprint(3)\n```', STDIN_PROBLEM, { sandbox: dead, timeoutMs: 1000 });
     assert.equal(outcome.score, -1);
     assert.equal(outcome.reason, 'judge_error');
+  });
+});
+
+describe('code judge over SandboxFusion (one request per test)', () => {
+  let local: LocalSandbox;
+  let stopService: () => void;
+  let remote: ReturnType<typeof createSandboxFusion>;
+  const opts = () => ({ sandbox: remote, timeoutMs: 1000, memoryMb: 512 });
+
+  before(async () => {
+    local = createLocalSandbox({ poolSize: 2, hostUidBase: 61_330 });
+    const service = await startFakeService(local);
+    stopService = () => service.server.close();
+    remote = createSandboxFusion({ baseUrl: service.baseUrl, concurrency: 4, retries: 0 });
+  });
+  after(async () => {
+    stopService();
+    await local.close();
+  });
+
+  test('same verdicts as the local sandbox for TACO stdin, call-based and LeetCode', async () => {
+    const slow = await judge(STDIN_PROBLEM, 'import time\na, b = map(int, input().split())\nif a > 10**9:\n    time.sleep(60)\nprint(a + b)', opts());
+    assert.deepEqual(statuses(slow), ['passed', 'passed', 'passed', 'timeout']);
+    const call = await judge(CALL_PROBLEM, 'def min_max(xs):\n    return [max(xs), min(xs)]', opts());
+    assert.deepEqual(statuses(call), ['wrong_answer', 'passed', 'wrong_answer', 'wrong_answer']);
+    const method = await judge(CALL_PROBLEM, 'class Solution:\n    def min_max(self, xs):\n        print("noise")\n        return (min(xs), max(xs))', opts());
+    assert.equal(method.passFraction, 1);
+    const partial = await judge(LEETCODE_PROBLEM, 'class Solution:\n    def twoSum(self, nums, target):\n        return [0, 1]', opts());
+    assert.deepEqual(statuses(partial), ['passed', 'wrong_answer', 'passed', 'wrong_answer']);
+    const crashing = await judge(LEETCODE_PROBLEM, 'import does_not_exist', opts());
+    assert.deepEqual(statuses(crashing), ['runtime_error', 'runtime_error', 'runtime_error', 'runtime_error']);
+  });
+
+  test('codeOutcome works remotely', async () => {
+    assert.equal((await codeOutcome('```python\ndef f(:\n```', STDIN_PROBLEM, opts())).reason, 'unparseable');
+    assert.equal((await codeOutcome('```python\n' + TWO_SUM + '```', LEETCODE_PROBLEM, opts())).score, 1);
   });
 });

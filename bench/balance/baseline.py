@@ -113,7 +113,7 @@ def leetcode_rows(source, df, file):
         if reason:
             rejects.append((source, file, row, reason))
             continue
-        gt = json.dumps({"kind": "leetcode", "prompt": d["prompt"], "test": d["test"], "entry_point": d["entry_point"]})
+        gt = json.dumps({"kind": "leetcode", "prompt": d["prompt"], "test": d["test"], "entry_point": d["entry_point"]}, separators=(",", ":"), ensure_ascii=False)
         key = key_of(d["problem_description"])
         cands.append((uid_of(source, key, gt), source, "code", key, d["problem_description"], d.get("starter_code"), gt, file, row))
     return cands, rejects

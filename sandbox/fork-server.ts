@@ -34,7 +34,9 @@ export class ForkServer {
   private constructor(opts: SandboxCommandOptions, startTimeoutMs: number) {
     const [command, ...args] = sandboxCommand(opts);
     // detached: a process group of its own, so a kill reaches setpriv, bwrap and everything inside.
-    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: {} });
+    // Only PATH (to find setpriv/bwrap); the sandbox itself starts from bwrap's --clearenv.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
     this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.stderr.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_KEEP);

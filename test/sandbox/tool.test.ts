@@ -89,6 +89,17 @@ describe('code_interpreter tool', () => {
     assert.match(result.text, /^Execution failed: the sandbox is unavailable \(the sandbox is closed\)\.$/);
   });
 
+  test('preloaded modules are ready in every call', async () => {
+    const preloaded = createLocalSandbox({ poolSize: 1, hostUidBase: 61_420, preload: ['numpy', 'sympy'] });
+    try {
+      const numeric = new CodeInterpreter({ sandbox: preloaded, memoryMb: 256 });
+      const result = await numeric.execute({ code: 'import numpy as np, sympy as sp\nprint(np.arange(4).sum())\nsp.factorint(360)' });
+      assert.equal(result.text, '6\n{2: 3, 3: 2, 5: 1}\n');
+    } finally {
+      await preloaded.close();
+    }
+  });
+
   test('runs the same way through SandboxFusion', async () => {
     const remote = new CodeInterpreter({ sandbox: createSandboxFusion({ baseUrl: service.baseUrl, retries: 0 }), timeoutMs: 2000 });
     assert.equal((await remote.execute({ code: 'x = [3, 1, 2]\nsorted(x)' })).text, '[1, 2, 3]\n');

@@ -27,13 +27,14 @@ export type Verdict = { ok: true; row: Extracted } | { ok: false; reason: Reject
  * bad row); `optional` ones are metadata read when present. Only these are read (parquet projection skips the
  * large solution columns entirely).
  */
-export const COLUMNS: Partial<Record<SourceFormat, { required: string[]; optional: string[] }>> = {
+export const COLUMNS: Partial<Record<SourceFormat, { problem: string; required: string[]; optional: string[] }>> = {
   numina_parquet: {
+    problem: 'problem',
     required: ['problem', 'answer', 'question_type', 'problem_is_valid', 'solution_is_valid'],
     optional: ['synthetic', 'problem_type'],
   },
-  taco_arrow: { required: ['question', 'input_output'], optional: ['starter_code', 'difficulty', 'tags', 'url'] },
-  taco_parquet: { required: ['question', 'input_output'], optional: ['starter_code', 'difficulty', 'tags', 'url'] },
+  taco_arrow: { problem: 'question', required: ['question', 'input_output'], optional: ['starter_code', 'difficulty', 'tags', 'url'] },
+  taco_parquet: { problem: 'question', required: ['question', 'input_output'], optional: ['starter_code', 'difficulty', 'tags', 'url'] },
 };
 
 const NON_VERIFIABLE = new Set(['proof', 'notfound']);

@@ -1,6 +1,7 @@
 // Ingestion of one source (runs inside a worker thread): each input file becomes two content-addressed part
 // files (candidates + rejects). Progress lists the finished files with their parts, so a resumed attempt reuses
 // them after checking their sha256, and the final concatenation is the same bytes either way.
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
@@ -15,11 +16,11 @@ import type { FieldGetter } from './filters.ts';
 import { readArrowBatches, readParquetBatches } from './io/arrow-batches.ts';
 import type { BatchAt } from './io/arrow-batches.ts';
 import { ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
-import { cellGetter } from './io/fast-columns.ts';
-import type { CellGetter } from './io/fast-columns.ts';
+import { cellGetter, utf8Slices } from './io/fast-columns.ts';
+import type { CellGetter, Utf8Slices } from './io/fast-columns.ts';
 import { readJsonRecords } from './io/json-records.ts';
 import { concatIpc, verifiedRef } from './parts.ts';
-import { contentKey, rowUid } from './normalise.ts';
+import { contentKey, contentKeyAscii, rowUid } from './normalise.ts';
 
 export interface IngestCounts {
   read: number;
@@ -53,6 +54,10 @@ export interface IngestProgress {
   done: FilePart[];
   current: { path: string; rows: number } | null;
 }
+
+// ingestFile appends candidate columns by position (no per-row arrays); this is the order it assumes.
+const CANDIDATE_ORDER = 'uid,data_source,ability,content_key,problem,starter_code,ground_truth,source_file,source_row,native_id,difficulty,tags';
+if (CANDIDATE_SCHEMA.fields.map((f) => f.name).join(',') !== CANDIDATE_ORDER) throw new Error('CANDIDATE_SCHEMA changed: update ingestFile');
 
 // Flush a batch at this many rows or this many buffered string bytes (TACO tests reach tens of MB per row).
 const BATCH_ROWS = 4096;
@@ -137,7 +142,10 @@ async function ingestFile(
   const cand = new ColumnBuffer(CANDIDATE_SCHEMA);
   const rej = new ColumnBuffer(REJECT_SCHEMA);
   const ability = domainOf(source.format);
-  let buffered = 0;
+  // The problem column's bytes for the current row when read from Arrow/parquet: copied into the candidates as
+  // they are and, when ASCII, normalised + hashed without a decode/encode round trip.
+  let raw: Utf8Slices | null = null;
+  let rawRow = 0;
 
   const handle = (row: number, get: FieldGetter): void => {
     counts.read++;
@@ -149,14 +157,27 @@ async function ingestFile(
       return;
     }
     const r = v.row;
-    const key = contentKey(r.problem);
-    cand.push(rowUid(source.name, key, r.groundTruth), source.name, ability, key, r.problem, r.starterCode, r.groundTruth, relPath, row, r.nativeId, r.difficulty, r.tags ? JSON.stringify(r.tags) : null);
+    let key: string;
+    let start = 0;
+    let end = 0;
+    const ascii = raw !== null && isAscii(raw.bytes.subarray((start = raw.offsets[rawRow]), (end = raw.offsets[rawRow + 1])));
+    if (ascii) key = contentKeyAscii(raw!.bytes, start, end);
+    else key = contentKey(r.problem);
+    cand.utf8(0).push(rowUid(source.name, key, r.groundTruth));
+    cand.utf8(1).push(source.name);
+    cand.utf8(2).push(ability);
+    cand.utf8(3).push(key);
+    if (ascii) cand.utf8(4).pushBytes(raw!.bytes, start, end);
+    else cand.utf8(4).push(r.problem);
+    cand.utf8(5).push(r.starterCode);
+    cand.utf8(6).push(r.groundTruth);
+    cand.utf8(7).push(relPath);
+    cand.int64(8).push(row);
+    cand.utf8(9).push(r.nativeId);
+    cand.utf8(10).push(r.difficulty);
+    cand.utf8(11).push(r.tags ? JSON.stringify(r.tags) : null);
     counts.eligible++;
-    buffered += r.problem.length + r.groundTruth.length;
-    if (cand.length >= BATCH_ROWS || buffered >= BATCH_BYTES) {
-      candOut.write(cand.flush());
-      buffered = 0;
-    }
+    if (cand.length >= BATCH_ROWS || cand.byteLength >= BATCH_BYTES) candOut.write(cand.flush());
   };
 
   if (source.format === 'deepscaler_json' || source.format === 'omni_math_jsonl' || source.format === 'leetcode_jsonl') {
@@ -178,9 +199,13 @@ async function ingestFile(
       source.format === 'numina_parquet' || source.format === 'taco_parquet' ? readParquetBatches(path, cols.required, cols.optional) : readArrowBatches(path);
     for await (const { batch, firstRow } of batches) {
       const vectors = columnVectors(batch, cols.required, cols.optional, path);
+      raw = utf8Slices(batch.getChild(cols.problem));
       let i = 0;
       const get: FieldGetter = (name) => vectors.get(name)?.(i);
-      for (; i < batch.numRows; i++) handle(firstRow + i, get);
+      for (; i < batch.numRows; i++) {
+        rawRow = i;
+        handle(firstRow + i, get);
+      }
       onRows(counts.read);
     }
   }

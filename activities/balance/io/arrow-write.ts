@@ -3,32 +3,60 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { makeData, RecordBatch, RecordBatchStreamWriter, Struct, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { DataType, makeData, RecordBatch, RecordBatchStreamWriter, Struct, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Schema } from 'apache-arrow';
 import { commitContentAddressed, tempPathFor } from '../../artifacts.ts';
 import type { ArtifactRef } from '../../../schemas/artifact.ts';
+import { Int64Column, Utf8Column } from './column-builders.ts';
 
-/** Column-wise row buffer for one schema; int64 fields take numbers and are converted once per batch. */
+/**
+ * Column-wise row buffer for a flat schema of Utf8 and Int64 fields (the stage's intermediate files), built with
+ * the direct builders of column-builders.ts. `column(i)` gives a field's builder for callers that append byte
+ * slices; rows must stay aligned (every column gets one value per row).
+ */
 export class ColumnBuffer {
-  readonly columns: unknown[][];
+  private readonly builders: (Utf8Column | Int64Column)[];
   constructor(readonly schema: Schema) {
-    this.columns = schema.fields.map(() => []);
+    this.builders = schema.fields.map((f) => {
+      if (DataType.isUtf8(f.type)) return new Utf8Column();
+      if (DataType.isInt(f.type) && f.type.bitWidth === 64) return new Int64Column();
+      throw new Error(`ColumnBuffer: field "${f.name}" has type ${String(f.type)}; only Utf8 and Int64 are supported`);
+    });
   }
 
   get length(): number {
-    return this.columns[0].length;
+    return this.builders[0].length;
+  }
+
+  /** Total UTF-8 bytes buffered (to bound batch size). */
+  get byteLength(): number {
+    let n = 0;
+    for (const b of this.builders) if (b instanceof Utf8Column) n += b.byteLength;
+    return n;
+  }
+
+  utf8(i: number): Utf8Column {
+    return this.builders[i] as Utf8Column;
+  }
+
+  int64(i: number): Int64Column {
+    return this.builders[i] as Int64Column;
   }
 
   /** Appends one row given in schema field order. */
   push(...values: unknown[]): void {
-    for (let i = 0; i < this.columns.length; i++) this.columns[i].push(values[i]);
+    for (let i = 0; i < this.builders.length; i++) {
+      const b = this.builders[i];
+      if (b instanceof Utf8Column) b.push(values[i] as string | null);
+      else b.push(values[i] as number);
+    }
   }
 
   /** Takes the buffered rows as a record batch and empties the buffer. */
   flush(): RecordBatch {
-    const batch = buildBatch(this.schema, this.columns);
-    for (const c of this.columns) c.length = 0;
-    return batch;
+    const length = this.length;
+    const children = this.builders.map((b) => b.flush());
+    return new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length, nullCount: 0, children }));
   }
 }
 

@@ -21,3 +21,16 @@ export function cellGetter(vector: Vector): CellGetter {
     return (bitmap[j >> 3] & (1 << (j & 7))) === 0 ? null : bytes.toString('utf8', offsets[i], offsets[i + 1]);
   };
 }
+
+/** The bytes and offsets of a single-chunk Utf8 column: row i is bytes[offsets[i], offsets[i + 1]). */
+export interface Utf8Slices {
+  bytes: Uint8Array;
+  offsets: Int32Array;
+}
+
+/** Raw access to a Utf8 column's bytes, or null when the column is chunked or of another type. */
+export function utf8Slices(vector: Vector | null): Utf8Slices | null {
+  if (!vector || vector.data.length !== 1 || !DataType.isUtf8(vector.type)) return null;
+  const data = vector.data[0];
+  return { bytes: data.values as Uint8Array, offsets: data.valueOffsets as Int32Array };
+}

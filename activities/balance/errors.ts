@@ -24,6 +24,17 @@ export class ShortfallError extends Error {
   }
 }
 
+/**
+ * The step was cancelled through its AbortSignal: its worker thread was terminated (partial temp files may remain
+ * in workDir; nothing was committed). `name` is 'AbortError', as for fetch and timers; `cause` is the signal's reason.
+ */
+export class BalanceAbortError extends Error {
+  constructor(what: string, reason: unknown) {
+    super(`balance step "${what}" was cancelled`, { cause: reason });
+    this.name = 'AbortError';
+  }
+}
+
 /** Rebuilds a thrown error that crossed a worker-thread boundary as a plain object, keeping its class. */
 export function reviveError(e: { name?: string; message?: string; stack?: string; source?: string; eligible?: number; asked?: number }): Error {
   let err: Error;

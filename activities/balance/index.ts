@@ -10,7 +10,7 @@ import type { IngestResult } from './ingest.ts';
 import { runInWorker } from './run-in-worker.ts';
 import type { SelectCounts } from './select.ts';
 
-export { BadInputError, ShortfallError } from './errors.ts';
+export { BadInputError, BalanceAbortError, ShortfallError } from './errors.ts';
 export type { IngestCounts, IngestProgress, IngestResult } from './ingest.ts';
 export type { SelectCounts } from './select.ts';
 export { renderPrompt } from './write.ts';
@@ -46,7 +46,9 @@ export async function resolveSourceFiles(files: string[], baseDir: string): Prom
 
 /**
  * Reads, normalises and filters one source. `resume` is a progress object an earlier attempt reported through
- * `onProgress`: its finished files are reused after their part files' sha256 is checked.
+ * `onProgress`: its finished files are reused after their part files' sha256 is checked. Every entry point takes
+ * an optional `signal`: aborting it terminates the step's worker thread and rejects with BalanceAbortError
+ * (name 'AbortError').
  */
 export async function ingestSource(args: {
   source: SourceConfig;
@@ -54,12 +56,14 @@ export async function ingestSource(args: {
   workDir: string;
   resume?: unknown;
   onProgress?: (progress: unknown) => void;
+  signal?: AbortSignal;
 }): Promise<IngestResult> {
   const files = await resolveSourceFiles(args.source.files, args.baseDir);
   const workDir = resolve(args.workDir);
   return runInWorker<IngestResult>(
     { kind: 'ingest', args: { source: args.source, files, baseDir: resolve(args.baseDir), workDir, resume: args.resume } },
     args.onProgress,
+    args.signal,
   );
 }
 
@@ -70,8 +74,10 @@ export async function selectBalanced(args: {
   priority: string[];
   shortfall: 'error' | 'take_all';
   workDir: string;
+  signal?: AbortSignal;
 }): Promise<{ selected: ArtifactRef; rejects: ArtifactRef; counts: Record<string, SelectCounts> }> {
-  return runInWorker({ kind: 'select', args: { ...args, workDir: resolve(args.workDir) } });
+  const { signal, ...rest } = args;
+  return runInWorker({ kind: 'select', args: { ...rest, workDir: resolve(rest.workDir) } }, undefined, signal);
 }
 
 /** Writes outDir/rl.parquet (verl layout) and outDir/rl.arrow: rows by data_source, then sampling rank. */
@@ -81,11 +87,14 @@ export async function writeRlDataset(args: {
   agentName: string;
   split: string;
   outDir: string;
+  signal?: AbortSignal;
 }): Promise<{ parquet: ArtifactRef; arrow: ArtifactRef }> {
-  return runInWorker({ kind: 'writeRl', args: { ...args, outDir: resolve(args.outDir) } });
+  const { signal, ...rest } = args;
+  return runInWorker({ kind: 'writeRl', args: { ...rest, outDir: resolve(rest.outDir) } }, undefined, signal);
 }
 
 /** Concatenates reject tables (ingest and select) into outDir/rejects.parquet, in the order given. */
-export async function writeRejectsTable(args: { rejects: ArtifactRef[]; outDir: string }): Promise<ArtifactRef> {
-  return runInWorker({ kind: 'writeRejects', args: { ...args, outDir: resolve(args.outDir) } });
+export async function writeRejectsTable(args: { rejects: ArtifactRef[]; outDir: string; signal?: AbortSignal }): Promise<ArtifactRef> {
+  const { signal, ...rest } = args;
+  return runInWorker({ kind: 'writeRejects', args: { ...rest, outDir: resolve(rest.outDir) } }, undefined, signal);
 }

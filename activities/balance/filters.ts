@@ -172,7 +172,12 @@ function extractLeetCode(get: FieldGetter, f: SourceFilters): Verdict {
   const io = get('input_output');
   const count = Array.isArray(io) ? io.length : (fields.test.match(/\bassert\b/gu) ?? []).length;
   if (count < f.min_tests) return reject('no_tests', `${count} tests < min_tests ${f.min_tests}`);
-  const groundTruth = JSON.stringify({ kind: 'leetcode', prompt: fields.prompt, test: fields.test, entry_point: fields.entry_point });
+  const gt: Record<string, unknown> = { kind: 'leetcode', prompt: fields.prompt, test: fields.test, entry_point: fields.entry_point };
+  // max_tests: check() is one function whose asserts cannot be dropped without editing code, so `test` stays
+  // whole (the judge runs all of it); the row's input_output cases are carried along, trimmed to the first
+  // max_tests, as the per-test record. Without max_tests the ground truth keeps its four fields only.
+  if (f.max_tests > 0 && Array.isArray(io)) gt.input_output = io.slice(0, f.max_tests);
+  const groundTruth = JSON.stringify(gt);
   const taskId = optionalText(get('task_id'));
   const questionId = optionalText(get('question_id'));
   return {

@@ -90,6 +90,34 @@ describe('ingestSource', () => {
     const o = await ingestSource({ source: { ...omni, filters: { ...omni.filters, min_difficulty: 5 } }, baseDir: fx.dir, workDir: work });
     assert.ok((o.counts.rejected.difficulty_out_of_range ?? 0) > 50);
   });
+
+  it('applies max_tests to LeetCode: input_output trimmed into the ground truth, the runnable test kept whole', async () => {
+    const work = await tempDir('work');
+    const leet = sourceNamed(fx, 'leetcode_code');
+    type Gt = { kind: string; prompt: string; test: string; entry_point: string; input_output?: { input: string; output: string }[] };
+    const groundTruths = async (maxTests: number): Promise<Map<string, Gt>> => {
+      const r = await ingestSource({ source: { ...leet, filters: { ...leet.filters, max_tests: maxTests } }, baseDir: fx.dir, workDir: work });
+      const t = await readArrowFile(r.candidates.path);
+      const rows = t.getChild('source_row')!.toArray() as BigInt64Array;
+      const gts = [...t.getChild('ground_truth')!].map((g) => JSON.parse(String(g)) as Gt);
+      return new Map(gts.map((g, i) => [String(rows[i]), g]));
+    };
+    const whole = await groundTruths(0);
+    const trimmed = await groundTruths(3);
+    assert.equal(trimmed.size, whole.size, 'max_tests trims, it never rejects');
+    const source = (await readFile(join(fx.dir, leet.files[0]), 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    let cut = 0;
+    for (const [row, w] of whole) {
+      assert.deepEqual(Object.keys(w), ['kind', 'prompt', 'test', 'entry_point'], 'without max_tests the ground truth is unchanged');
+      const g = trimmed.get(row)!;
+      assert.equal(g.test, w.test, 'the check() source is kept whole');
+      assert.equal(g.entry_point, w.entry_point);
+      const published = (JSON.parse(source[Number(row)]) as { input_output: { input: string; output: string }[] }).input_output;
+      assert.deepEqual(g.input_output, published.slice(0, 3));
+      if (published.length > 3) cut++;
+    }
+    assert.ok(cut > 50, `some rows had more than 3 cases to trim (${cut})`);
+  });
 });
 
 describe('bad input', () => {

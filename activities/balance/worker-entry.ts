@@ -1,7 +1,7 @@
 // The worker-thread side of the balance stage: runs one task and posts progress, then the result or the error.
 // Parsing, hashing and Arrow/parquet encoding are CPU-bound; running them here keeps the activity's event loop
 // free for Temporal heartbeats and cancellation.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { ingestFiles } from './ingest.ts';
 import { selectRows } from './select.ts';
 import { writeRejects, writeRl } from './write.ts';
@@ -25,13 +25,16 @@ async function run(task: WorkerTask): Promise<unknown> {
   }
 }
 
-run(workerData as WorkerTask).then(
-  (result) => parentPort!.postMessage({ type: 'done', result }),
-  (err: unknown) => {
-    const e = err as Error & Record<string, unknown>;
-    parentPort!.postMessage({
-      type: 'error',
-      error: { name: e?.name, message: e?.message ?? String(err), stack: e?.stack, source: e?.source, eligible: e?.eligible, asked: e?.asked },
-    });
-  },
-);
+// One task at a time: the pool in run-in-worker.ts posts the next task only after this one's reply.
+parentPort!.on('message', (task: WorkerTask) => {
+  run(task).then(
+    (result) => parentPort!.postMessage({ type: 'done', result }),
+    (err: unknown) => {
+      const e = err as Error & Record<string, unknown>;
+      parentPort!.postMessage({
+        type: 'error',
+        error: { name: e?.name, message: e?.message ?? String(err), stack: e?.stack, source: e?.source, eligible: e?.eligible, asked: e?.asked },
+      });
+    },
+  );
+});

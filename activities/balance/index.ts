@@ -2,18 +2,23 @@
 // in a worker thread (see run-in-worker.ts) and passes data between steps as ArtifactRefs (absolute paths +
 // sha256 + rows), never as rows.
 import { readdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { ArtifactRef } from '../../schemas/artifact.ts';
 import type { SourceConfig } from '../../schemas/recipe.ts';
-import { BadInputError } from './errors.ts';
-import type { IngestResult } from './ingest.ts';
+import { BadInputError, BalanceAbortError } from './errors.ts';
+import { ProgressTracker } from './progress.ts';
+import type { FilePart, IngestResult } from './progress.ts';
 import { runInWorker } from './run-in-worker.ts';
 import type { SelectCounts } from './select.ts';
 
 export { BadInputError, BalanceAbortError, ShortfallError } from './errors.ts';
-export type { IngestCounts, IngestProgress, IngestResult } from './ingest.ts';
+export type { IngestCounts, IngestProgress, IngestResult } from './progress.ts';
 export type { SelectCounts } from './select.ts';
 export { renderPrompt } from './write.ts';
+
+/** Lanes per source by default: the target machines have 2 cores, and the five sources also run at once. */
+const DEFAULT_LANES = 2;
 
 /**
  * Expands a source's `files` against `baseDir`: plain paths as given, and `*` / `?` globs in the file-name part
@@ -57,14 +62,57 @@ export async function ingestSource(args: {
   resume?: unknown;
   onProgress?: (progress: unknown) => void;
   signal?: AbortSignal;
+  /** Worker threads reading this source's files at once (default: up to 2, never more than files or cores). */
+  lanes?: number;
 }): Promise<IngestResult> {
   const files = await resolveSourceFiles(args.source.files, args.baseDir);
   const workDir = resolve(args.workDir);
-  return runInWorker<IngestResult>(
-    { kind: 'ingest', args: { source: args.source, files, baseDir: resolve(args.baseDir), workDir, resume: args.resume } },
-    args.onProgress,
-    args.signal,
-  );
+  const baseDir = resolve(args.baseDir);
+  const lanes = Math.max(1, Math.min(args.lanes ?? DEFAULT_LANES, files.length, availableParallelism()));
+  if (lanes === 1) {
+    return runInWorker<IngestResult>(
+      { kind: 'ingest', args: { source: args.source, files, baseDir, workDir, resume: args.resume } },
+      args.onProgress,
+      args.signal,
+    );
+  }
+  // Several files: `lanes` workers take files in order from a shared queue; the parts are concatenated in file
+  // order afterwards, so the result does not depend on which lane read which file. The first failure (or the
+  // caller's abort) stops the other lanes.
+  const tracker = new ProgressTracker(args.source, files, args.resume);
+  const stop = new AbortController();
+  const onCallerAbort = (): void => stop.abort(args.signal?.reason);
+  if (args.signal?.aborted) onCallerAbort();
+  args.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < files.length && !stop.signal.aborted) {
+      const i = next++;
+      const path = files[i];
+      const part = await runInWorker<FilePart>(
+        { kind: 'ingestPart', args: { source: args.source, path, baseDir, workDir, previous: tracker.previous(path) } },
+        (rows) => args.onProgress?.(tracker.reading(path, rows as number)),
+        stop.signal,
+      );
+      const report = tracker.finished(i, part);
+      args.onProgress?.(report);
+    }
+  };
+  try {
+    const results = await Promise.allSettled(Array.from({ length: lanes }, () => lane().catch((err: unknown) => {
+      stop.abort(err);
+      throw err;
+    })));
+    // Report the error that stopped the lanes, not the AbortErrors it caused in the others.
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && (r.reason as Error)?.name !== 'AbortError') ??
+      results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // A caller's abort wins, also when it came between two files (the lanes then just stop taking files).
+    if (args.signal?.aborted) throw new BalanceAbortError('ingest', args.signal.reason);
+    if (failed) throw failed.reason;
+  } finally {
+    args.signal?.removeEventListener('abort', onCallerAbort);
+  }
+  return runInWorker<IngestResult>({ kind: 'ingestFinish', args: { source: args.source.name, parts: tracker.parts(), workDir } }, undefined, args.signal);
 }
 
 /** Cross-source and within-source dedupe, then a seeded sample of `take` rows per source. */

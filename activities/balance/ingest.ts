@@ -1,11 +1,11 @@
-// Ingestion of one source (runs inside a worker thread): each input file becomes two content-addressed part
-// files (candidates + rejects). Progress lists the finished files with their parts, so a resumed attempt reuses
-// them after checking their sha256, and the final concatenation is the same bytes either way.
+// Ingestion of one source (runs inside worker threads): each input file becomes two content-addressed part
+// files (candidates + rejects); finishIngest concatenates them in input-file order. Progress lists the finished
+// files with their parts, so a resumed attempt reuses them after checking their sha256, and the final files are
+// the same bytes either way (and whichever thread read which file).
 import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
-import type { ArtifactRef, InputFileRecord } from '../../schemas/artifact.ts';
+import type { InputFileRecord } from '../../schemas/artifact.ts';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA } from '../../schemas/balance.ts';
 import { domainOf } from '../../schemas/recipe.ts';
 import type { SourceConfig } from '../../schemas/recipe.ts';
@@ -22,38 +22,11 @@ import { readJsonRecords } from './io/json-records.ts';
 import { concatIpc, verifiedRef } from './parts.ts';
 import { contentKey, contentKeyAscii, rowUid } from './normalise.ts';
 
-export interface IngestCounts {
-  read: number;
-  rejected: Record<string, number>;
-  eligible: number;
-}
+import { ProgressTracker } from './progress.ts';
+import type { FilePart, IngestCounts, IngestProgress, IngestResult } from './progress.ts';
 
-export interface IngestResult {
-  source: string;
-  candidates: ArtifactRef;
-  rejects: ArtifactRef;
-  inputs: InputFileRecord[];
-  counts: IngestCounts;
-}
-
-/** One finished input file: what was read and the part files holding its rows. */
-export interface FilePart extends IngestCounts {
-  input: InputFileRecord;
-  candidates: ArtifactRef;
-  rejects: ArtifactRef;
-}
-
-/** The resumable progress object (JSON-serialisable; heartbeated by the activity). */
-export interface IngestProgress {
-  kind: 'balance-ingest';
-  version: 1;
-  source: string;
-  /** Digest of the source config: parts made under other filters are never reused. */
-  config: string;
-  totalFiles: number;
-  done: FilePart[];
-  current: { path: string; rows: number } | null;
-}
+export type { FilePart, IngestCounts, IngestProgress, IngestResult } from './progress.ts';
+export { configDigest, isIngestProgress } from './progress.ts';
 
 // ingestFile appends candidate columns by position (no per-row arrays); this is the order it assumes.
 const CANDIDATE_ORDER = 'uid,data_source,ability,content_key,problem,starter_code,ground_truth,source_file,source_row,native_id,difficulty,tags';
@@ -63,16 +36,44 @@ if (CANDIDATE_SCHEMA.fields.map((f) => f.name).join(',') !== CANDIDATE_ORDER) th
 const BATCH_ROWS = 4096;
 const BATCH_BYTES = 64 << 20;
 
-export function configDigest(source: SourceConfig): string {
-  const { name, format, filters } = source;
-  return createHash('sha256').update(JSON.stringify({ name, format, filters })).digest('hex').slice(0, 16);
+export interface PartArgs {
+  source: SourceConfig;
+  path: string;
+  baseDir: string;
+  workDir: string;
+  /** The part an earlier attempt recorded for this path (from its progress), reused if its digests still hold. */
+  previous?: FilePart;
 }
 
-export function isIngestProgress(v: unknown, source: SourceConfig): v is IngestProgress {
-  const p = v as IngestProgress | null;
-  return !!p && p.kind === 'balance-ingest' && p.version === 1 && p.source === source.name && p.config === configDigest(source) && Array.isArray(p.done);
+/** One input file -> its part files: reused from `previous` when input and parts are unchanged, else read. */
+export async function ingestPart(args: PartArgs, onRows?: (rows: number) => void): Promise<FilePart> {
+  const { source, path, previous } = args;
+  const input = await hashInput(path);
+  if (previous && previous.input.path === path && previous.input.sha256 === input.sha256) {
+    const cand = await verifiedRef(previous.candidates);
+    const rej = await verifiedRef(previous.rejects);
+    if (cand && rej) return { ...previous, candidates: cand, rejects: rej };
+  }
+  onRows?.(0);
+  const relPath = relative(args.baseDir, path).split('\\').join('/');
+  return ingestFile(source, path, relPath, input, `${args.workDir}/parts/${source.name}`, (rows) => onRows?.(rows));
 }
 
+/** The source's totals and its two files: the parts concatenated in input-file order. */
+export async function finishIngest(args: { source: string; parts: FilePart[]; workDir: string }): Promise<IngestResult> {
+  const { source, parts, workDir } = args;
+  const counts: IngestCounts = { read: 0, rejected: {}, eligible: 0 };
+  for (const p of parts) {
+    counts.read += p.read;
+    counts.eligible += p.eligible;
+    for (const [reason, n] of Object.entries(p.rejected)) counts.rejected[reason] = (counts.rejected[reason] ?? 0) + n;
+  }
+  const candidates = await concatIpc(parts.map((p) => p.candidates), CANDIDATE_SCHEMA, workDir, `candidates-${source}`);
+  const rejects = await concatIpc(parts.map((p) => p.rejects), REJECT_SCHEMA, workDir, `ingest-rejects-${source}`);
+  return { source, candidates, rejects, inputs: parts.map((p) => p.input), counts };
+}
+
+/** All of a source's files one after another in this thread (the single-lane path), then finishIngest. */
 export async function ingestFiles(args: {
   source: SourceConfig;
   files: string[];
@@ -81,39 +82,14 @@ export async function ingestFiles(args: {
   resume?: unknown;
   onProgress?: (p: IngestProgress) => void;
 }): Promise<IngestResult> {
-  const { source, files, baseDir, workDir } = args;
-  const progress: IngestProgress = { kind: 'balance-ingest', version: 1, source: source.name, config: configDigest(source), totalFiles: files.length, done: [], current: null };
-  const previous = isIngestProgress(args.resume, source) ? args.resume.done : [];
-  const partsDir = `${workDir}/parts/${source.name}`;
-  for (const path of files) {
-    const input = await hashInput(path);
-    const old = previous.find((p) => p.input.path === path && p.input.sha256 === input.sha256);
-    let part: FilePart | null = null;
-    if (old) {
-      const cand = await verifiedRef(old.candidates);
-      const rej = await verifiedRef(old.rejects);
-      if (cand && rej) part = { ...old, candidates: cand, rejects: rej };
-    }
-    if (!part) {
-      progress.current = { path, rows: 0 };
-      part = await ingestFile(source, path, relative(baseDir, path).split('\\').join('/'), input, partsDir, (rows) => {
-        progress.current = { path, rows };
-        args.onProgress?.(progress);
-      });
-    }
-    progress.done.push(part);
-    progress.current = null;
-    args.onProgress?.(progress);
+  const { source, files } = args;
+  const tracker = new ProgressTracker(source, files, args.resume);
+  for (let i = 0; i < files.length; i++) {
+    const part = await ingestPart({ ...args, path: files[i], previous: tracker.previous(files[i]) }, (rows) => args.onProgress?.(tracker.reading(files[i], rows)));
+    const report = tracker.finished(i, part); // recorded whether or not anyone listens
+    args.onProgress?.(report);
   }
-  const counts: IngestCounts = { read: 0, rejected: {}, eligible: 0 };
-  for (const p of progress.done) {
-    counts.read += p.read;
-    counts.eligible += p.eligible;
-    for (const [reason, n] of Object.entries(p.rejected)) counts.rejected[reason] = (counts.rejected[reason] ?? 0) + n;
-  }
-  const candidates = await concatIpc(progress.done.map((p) => p.candidates), CANDIDATE_SCHEMA, workDir, `candidates-${source.name}`);
-  const rejects = await concatIpc(progress.done.map((p) => p.rejects), REJECT_SCHEMA, workDir, `ingest-rejects-${source.name}`);
-  return { source: source.name, candidates, rejects, inputs: progress.done.map((p) => p.input), counts };
+  return finishIngest({ source: source.name, parts: tracker.parts(), workDir: args.workDir });
 }
 
 async function hashInput(path: string): Promise<InputFileRecord> {

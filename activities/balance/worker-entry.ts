@@ -2,12 +2,14 @@
 // Parsing, hashing and Arrow/parquet encoding are CPU-bound; running them here keeps the activity's event loop
 // free for Temporal heartbeats and cancellation.
 import { parentPort } from 'node:worker_threads';
-import { ingestFiles } from './ingest.ts';
+import { finishIngest, ingestFiles, ingestPart } from './ingest.ts';
 import { selectRows } from './select.ts';
 import { writeRejects, writeRl } from './write.ts';
 
 export type WorkerTask =
   | { kind: 'ingest'; args: Omit<Parameters<typeof ingestFiles>[0], 'onProgress'> }
+  | { kind: 'ingestPart'; args: Parameters<typeof ingestPart>[0] }
+  | { kind: 'ingestFinish'; args: Parameters<typeof finishIngest>[0] }
   | { kind: 'select'; args: Parameters<typeof selectRows>[0] }
   | { kind: 'writeRl'; args: Parameters<typeof writeRl>[0] }
   | { kind: 'writeRejects'; args: Parameters<typeof writeRejects>[0] };
@@ -16,6 +18,10 @@ async function run(task: WorkerTask): Promise<unknown> {
   switch (task.kind) {
     case 'ingest':
       return ingestFiles({ ...task.args, onProgress: (progress) => parentPort!.postMessage({ type: 'progress', progress }) });
+    case 'ingestPart':
+      return ingestPart(task.args, (rows) => parentPort!.postMessage({ type: 'progress', progress: rows }));
+    case 'ingestFinish':
+      return finishIngest(task.args);
     case 'select':
       return selectRows(task.args);
     case 'writeRl':

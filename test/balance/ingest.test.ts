@@ -77,6 +77,34 @@ describe('ingestSource', () => {
     assert.ok(tags.some((list) => list.includes("Dijkstra's algorithm")), 'Python-literal tags parsed');
   });
 
+  it('gives the same bytes whether one worker reads all files or several lanes share them', async () => {
+    for (const name of ['numina_math', 'taco_code']) {
+      const source = sourceNamed(fx, name);
+      const one = await ingestSource({ source, baseDir: fx.dir, workDir: await tempDir('work'), lanes: 1 });
+      const reports: IngestProgress[] = [];
+      const three = await ingestSource({ source, baseDir: fx.dir, workDir: await tempDir('work'), lanes: 3, onProgress: (p) => reports.push(p as IngestProgress) });
+      assert.equal(three.candidates.sha256, one.candidates.sha256, name);
+      assert.equal(three.rejects.sha256, one.rejects.sha256, name);
+      assert.deepEqual(three.counts, one.counts);
+      assert.deepEqual(three.inputs, one.inputs, 'inputs in file order');
+      const last = reports[reports.length - 1];
+      assert.deepEqual(last.done.map((d) => d.input.path), one.inputs.map((i) => i.path), 'progress lists finished files in file order');
+    }
+  });
+
+  it('reports the failing file, not a cancellation, when one lane hits bad input', async () => {
+    const dir = await tempDir('badlane');
+    const shards = ['train-00000-of-00003.parquet', 'train-00001-of-00003.parquet', 'train-00002-of-00003.parquet'];
+    for (const s of shards) await writeFile(join(dir, s), await readFile(join(fx.dir, 'numina_math/data', s)));
+    const pq = await readFile(join(dir, shards[1]));
+    await writeFile(join(dir, shards[1]), pq.subarray(0, pq.length - 100));
+    const numina = sourceNamed(fx, 'numina_math');
+    await assert.rejects(ingestSource({ source: { ...numina, files: ['train-*.parquet'] }, baseDir: dir, workDir: dir, lanes: 2 }), {
+      name: 'BadInputError',
+      message: /train-00001-of-00003\.parquet/u,
+    });
+  });
+
   it('applies filters from the recipe: max_tests trims, min_difficulty rejects', async () => {
     const work = await tempDir('work');
     const taco = sourceNamed(fx, 'taco_code');

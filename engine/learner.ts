@@ -10,7 +10,7 @@ import { Rng } from './rng.ts';
 import type { RngState } from './rng.ts';
 import { Device } from './runtime/device.ts';
 import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
-import { GRAD_PREFIX, METRIC_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
+import { GRAD_PREFIX, METRIC_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
 import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
 import { encodeSequences, encodeTrain, unpad } from './batch.ts';
@@ -124,7 +124,7 @@ export class Learner {
    * Accumulates the gradients of a mini-batch (its micro-batches in order) into the device tensors `grad/<name>`.
    * Returns the summed (= token-mean) metrics and the number of loss tokens.
    */
-  private async accumulateGradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ metrics: Record<string, number>; lossTokens: number }> {
+  private async accumulateGradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ metrics: Record<string, number>; lossTokens: number; sumSq: number }> {
     if (micro.length === 0) throw new Error('learner: a mini-batch needs at least one micro-batch');
     const grpo = loss.kind === 'grpo';
     const encoded = micro.map((m) => encodeTrain(m, this.dtype, grpo));
@@ -135,21 +135,37 @@ export class Learner {
       ? { eps_low: scalar(loss.epsLow), eps_high: scalar(loss.epsHigh), dual_clip_c: scalar(loss.dualClipC), log_ratio_clamp: scalar(loss.logRatioClamp ?? 20) }
       : {};
     const metrics: Record<string, number> = {};
+    const rowParams = session.outputs.filter((o) => o.startsWith(ROWS_PREFIX)).map((o) => o.slice(ROWS_PREFIX.length));
+    const denseParams = session.outputs.filter((o) => o.startsWith(GRAD_PREFIX)).map((o) => o.slice(GRAD_PREFIX.length));
+    // Squared norms of embedding gradients that have no dense part (untied), built up from their rows.
+    const rowsOnly = new Map(rowParams.filter((n) => !denseParams.includes(n)).map((n) => [n, 0]));
+    let sumSq = 0;
     for (let i = 0; i < encoded.length; i++) {
       const into = i === 0 ? 'grad/' : 'gradpart/';
-      const fetches: Record<string, string | null> = {};
-      for (const n of this.names) fetches[GRAD_PREFIX + n] = into + n;
+      const fetches: Record<string, string | null> = { grad_sumsq: null };
+      for (const n of denseParams) fetches[GRAD_PREFIX + n] = into + n;
+      for (const n of rowParams) {
+        fetches[ROWS_PREFIX + n] = `gradrows/${n}`;
+        fetches[ROW_INDEX_PREFIX + n] = `gradrowidx/${n}`;
+      }
       for (const o of session.outputs) if (o.startsWith(METRIC_PREFIX)) fetches[o] = null;
       const feeds = { ...this.weightFeeds(), ...encoded[i].feeds, loss_scale: scalar(lossTokens > 0 ? 1 / lossTokens : 0), ...knobs };
       const out = await this.device.run(session, pick(feeds, session), fetches);
       for (const [k, v] of Object.entries(out)) {
+        if (!k.startsWith(METRIC_PREFIX)) continue;
         const name = k.slice(METRIC_PREFIX.length);
         metrics[name] = (metrics[name] ?? 0) + Number(v.data[0]);
       }
-      if (i > 0) await this.device.accumulate(this.names.map((n) => [`grad/${n}`, `gradpart/${n}`]));
+      sumSq = i === 0 ? Number(out.grad_sumsq.data[0]) : await this.device.accumulate(denseParams.map((n) => [`grad/${n}`, `gradpart/${n}`]));
+      for (const n of rowParams) {
+        const delta = await this.device.scatterRows(`grad/${n}`, `gradrows/${n}`, `gradrowidx/${n}`, this.prefix + n);
+        if (rowsOnly.has(n)) rowsOnly.set(n, rowsOnly.get(n)! + delta);
+        else sumSq += delta;
+      }
+      for (const v of rowsOnly.values()) sumSq += v;
     }
-    await this.device.drop(this.names.map((n) => `gradpart/${n}`));
-    return { metrics, lossTokens };
+    await this.device.drop([...denseParams.map((n) => `gradpart/${n}`), ...rowParams.flatMap((n) => [`gradrows/${n}`, `gradrowidx/${n}`])]);
+    return { metrics, lossTokens, sumSq };
   }
 
   /** Gradients of the mini-batch loss w.r.t. every parameter, without updating anything (tests, diagnostics). */
@@ -163,7 +179,7 @@ export class Learner {
   /** One optimizer step over a mini-batch of micro-batches (gradient accumulation), with learning rate `lr`. */
   async trainStep(micro: TrainMicroBatch[], loss: LossSpec, lr: number): Promise<TrainStepResult> {
     if (!(Number.isFinite(lr) && lr >= 0)) throw new Error(`learner: lr must be a finite non-negative number, got ${lr}`);
-    const { metrics, lossTokens } = await this.accumulateGradients(micro, loss);
+    const { metrics, lossTokens, sumSq } = await this.accumulateGradients(micro, loss);
     const o = this.optimizer;
     let gradNorm = 0;
     let skipped = true;
@@ -180,6 +196,7 @@ export class Learner {
         weightDecay: o.weightDecay,
         step: this.stepCount + 1,
         maxNorm: o.maxGradNorm,
+        sumSq,
       }));
     }
     await this.device.drop(this.names.map((n) => `grad/${n}`));

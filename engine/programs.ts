@@ -6,7 +6,7 @@ import { Graph } from './graph/graph.ts';
 import type { FloatType, Tensor } from './graph/graph.ts';
 import { grad } from './graph/autodiff.ts';
 import { shapeOf } from './graph/ops/elementwise.ts';
-import { entropy, tokenLogProb } from './graph/ops/nn.ts';
+import { tokenLogProbs } from './graph/ops/nn.ts';
 import { reshape } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead } from './qwen3/model.ts';
 import type { Qwen3Params } from './qwen3/model.ts';
@@ -20,6 +20,9 @@ export interface Program {
 }
 
 export const GRAD_PREFIX = 'grad:';
+/** Gradient rows of an embedding ([..., hidden]) and their row indices (int64 [..., 1]), to scatter-add on the host. */
+export const ROWS_PREFIX = 'grad_rows:';
+export const ROW_INDEX_PREFIX = 'grad_row_index:';
 export const METRIC_PREFIX = 'metric:';
 
 interface Sequences {
@@ -36,12 +39,12 @@ function sequenceInputs(g: Graph): Sequences {
   };
 }
 
-/** Per-token log-probs [B, T] of `targets` (and, if asked, the logits [N, V] behind them). */
-function tokenLogProbs(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, targets: Tensor): { logp: Tensor; logits: Tensor } {
+/** Per-token log-probs and entropies [B, T] of `targets` under the model. */
+function scoreTargets(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, targets: Tensor): { logp: Tensor; entropy: Tensor } {
   const logits = lmHead(p, decoder(cfg, p, s.ids, s.positions, s.mask));
-  const flat = reshape(targets, ['N']);
-  const logp = reshape(tokenLogProb(logits, flat), ['B', 'T'], shapeOf(s.ids));
-  return { logp, logits };
+  const { logp, entropy } = tokenLogProbs(logits, reshape(targets, ['N']));
+  const bt = (t: Tensor) => reshape(t, ['B', 'T'], shapeOf(s.ids));
+  return { logp: bt(logp), entropy: bt(entropy) };
 }
 
 /** logp and entropy [B, T] of given targets: the learner's scoring pass (no gradient). */
@@ -50,9 +53,9 @@ export function logProbsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
   const p = declareParams(g, cfg);
   const s = sequenceInputs(g);
   const targets = g.input('targets', 'int64', ['B', 'T']);
-  const { logp, logits } = g.noGrad(() => tokenLogProbs(cfg, p, s, targets));
+  const { logp, entropy } = g.noGrad(() => scoreTargets(cfg, p, s, targets));
   g.output(logp, 'logp');
-  g.output(g.noGrad(() => reshape(entropy(logits), ['B', 'T'], shapeOf(s.ids))), 'entropy');
+  g.output(entropy, 'entropy');
   return { bytes: g.toModel(), params: [...p.byName.keys()] };
 }
 
@@ -69,8 +72,9 @@ export function logitsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
 
 /**
  * One micro-batch of a train step: forward, the loss, backward. Outputs the scaled loss and metrics
- * (`metric:<name>`, scalars) and every parameter's gradient (`grad:<hf name>`). The optimizer runs on the
- * device thread (see device.adamw).
+ * (`metric:<name>`, scalars), every parameter's gradient (`grad:<hf name>`; for the embedding only its dense part,
+ * with its rows as `grad_rows:` / `grad_row_index:`) and the squared norm of the dense parts (`grad_sumsq`).
+ * The optimizer runs on the device thread (see device.adamw).
  */
 export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['kind']): Program {
   const g = new Graph(dtype);
@@ -79,13 +83,30 @@ export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['
   const targets = g.input('targets', 'int64', ['B', 'T']);
   const mask = g.input('loss_mask', dtype, ['B', 'T']);
   const scale = g.input('loss_scale', dtype, []);
-  const { logp } = tokenLogProbs(cfg, p, s, targets);
+  const { logp } = scoreTargets(cfg, p, s, targets);
   const inp = { logp, mask, scale };
   const lg = loss === 'sft' ? sftLoss(inp) : grpoLoss(inp, grpoInputs(g));
   for (const [name, t] of Object.entries(lg.metrics)) g.output(t, METRIC_PREFIX + name);
   const params = [...p.byName.entries()];
   const grads = grad(lg.loss, params.map(([, t]) => t));
-  params.forEach(([name], i) => g.output(grads[i], GRAD_PREFIX + name));
+  const dense: Tensor[] = [];
+  params.forEach(([name], i) => {
+    // An embedding's gradient leaves as its dense part (the tied head's, or nothing) plus the gathered rows.
+    const rows = g.scatterGrads.get(grads[i].name);
+    const part = rows ? rows.base : grads[i];
+    if (rows) {
+      g.output(rows.indices, ROW_INDEX_PREFIX + name);
+      g.output(rows.updates, ROWS_PREFIX + name);
+    }
+    if (part) {
+      g.output(part, GRAD_PREFIX + name);
+      dense.push(part);
+    }
+  });
+  // Squared norm of the dense parts (the host adds what the rows change), so that clipping a single micro-batch
+  // needs no extra pass over the gradients.
+  const sq = dense.map((t) => g.apply1('ReduceSumSquare', [t], { keepdims: 0 }, { dtype, shape: [] }));
+  g.output(g.apply1('Sum', sq, {}, { dtype, shape: [] }), 'grad_sumsq');
   return { bytes: g.toModel(), params: params.map(([n]) => n) };
 }
 

@@ -53,7 +53,16 @@ interface Sequence {
 
 let instances = 0;
 
+export interface StepInfo {
+  /** Rows fed, and tokens fed per row (T). */
+  rows: number;
+  tokens: number;
+  ms: number;
+}
+
 export class Sampler {
+  /** Called after every model step (benchmarks, progress). */
+  onStep: ((info: StepInfo) => void) | null = null;
   private readonly seqs: Sequence[] = []; // row r of the cache = seqs[r]
   private nextId = 1;
   private capacity = 0;
@@ -190,6 +199,7 @@ export class Sampler {
 
   /** Feeds every participating row its pending tokens; returns the logits [rows, vocab] at each row's last one. */
   private async step(rows: Set<Sequence>): Promise<Float32Array | Float64Array> {
+    const started = performance.now();
     const b = this.seqs.length;
     const t = Math.max(...[...rows].map((s) => s.pending.length));
     const need = Math.max(...this.seqs.map((s) => s.cached + (rows.has(s) ? s.pending.length : 0)));
@@ -239,6 +249,7 @@ export class Sampler {
       s.cached += s.pending.length;
       s.pending = [];
     }
+    this.onStep?.({ rows: b, tokens: t, ms: performance.now() - started });
     return out.logits.data as Float32Array | Float64Array;
   }
 }

@@ -5,6 +5,20 @@
 import type { Tensor } from './graph.ts';
 import { add, zerosLike } from './ops/elementwise.ts';
 
+/** prev + gi; rows scatter-added into zeros (an embedding's gradient) are scattered straight into the other one. */
+function accumulate(prev: Tensor, gi: Tensor): Tensor {
+  const g = gi.graph;
+  const rowsOf = (t: Tensor) => {
+    const s = g.scatterGrads.get(t.name);
+    return s && s.base === null ? s : undefined;
+  };
+  const [dense, rows] = rowsOf(gi) ? [prev, rowsOf(gi)!] : [gi, rowsOf(prev)];
+  if (!rows || g.scatterGrads.has(dense.name)) return add(prev, gi);
+  const out = g.apply1('ScatterND', [dense, rows.indices, rows.updates], { reduction: 'add' }, { dtype: dense.dtype, shape: dense.shape });
+  g.scatterGrads.set(out.name, { ...rows, base: dense });
+  return out;
+}
+
 /** d loss / d t for each t in `wrt` (zeros where the loss does not depend on t). `loss` must be a scalar. */
 export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
   const g = loss.graph;
@@ -21,7 +35,7 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
         const gi = gins[j];
         if (!gi || !input.requiresGrad) return;
         const prev = grads.get(input.name);
-        grads.set(input.name, prev ? add(prev, gi) : gi);
+        grads.set(input.name, prev ? accumulate(prev, gi) : gi);
       });
     }
     return wrt.map((t) => grads.get(t.name) ?? zerosLike(t));

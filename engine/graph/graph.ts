@@ -30,6 +30,14 @@ export interface TapeEntry {
   backward: Backward;
 }
 
+export interface ScatterGrad {
+  /** int64 [..., 1] row indices. */
+  indices: Tensor;
+  /** [..., row size] rows added at those indices. */
+  updates: Tensor;
+  base: Tensor | null;
+}
+
 export type Attr = number | number[] | string | AttrValue;
 
 export interface OutSpec {
@@ -55,9 +63,16 @@ export function floatAttr(v: number): AttrValue {
 
 export class Graph {
   readonly tape: TapeEntry[] = [];
+  /**
+   * Gradients that are rows scatter-added into `base` (zeros when null): the embedding's. Autodiff adds such a
+   * gradient into another one by scattering into it (tied embeddings), and a program may output the base and
+   * the rows separately so the host does the scatter without copying the whole table.
+   */
+  readonly scatterGrads = new Map<string, ScatterGrad>();
   private readonly nodes: NodeSpec[] = [];
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: ValueInfo[] = [];
+  private readonly outputSources: string[] = [];
   private readonly inits: TensorInit[] = [];
   private readonly consts = new Map<string, Tensor>();
   private readonly names = new Set<string>();
@@ -94,15 +109,14 @@ export class Graph {
     return this.input(name, this.float, shape, true);
   }
 
-  /** Declares `t` as the graph output `name` (an Identity renames it when needed). */
+  /**
+   * Declares `t` as the graph output `name`. At serialisation the producing node's output is renamed (no copy);
+   * an Identity is added only when `t` is a graph input, a constant, or already another output.
+   */
   output(t: Tensor, name = t.name): void {
-    let src = t;
-    if (t.name !== name || this.outputs.some((o) => o.name === t.name) || this.inputs.some((i) => i.name === t.name)) {
-      this.claim(name);
-      this.nodes.push({ op: 'Identity', inputs: [t.name], outputs: [name], name: `n_${name}`, attrs: {} });
-      src = new Tensor(this, name, t.dtype, t.shape, false);
-    }
-    this.outputs.push({ name: src.name, dtype: src.dtype, shape: [...t.shape] });
+    if (name !== t.name) this.claim(name);
+    this.outputs.push({ name, dtype: t.dtype, shape: [...t.shape] });
+    this.outputSources.push(t.name);
   }
 
   /** Runs `fn` without recording anything on the tape (its results carry no gradient). */
@@ -177,10 +191,21 @@ export class Graph {
 
   /** The serialised ModelProto; nodes and inputs that no output depends on are left out. */
   toModel(): Uint8Array {
+    const produced = new Set(this.nodes.flatMap((n) => n.outputs));
+    const rename = new Map<string, string>();
+    const identities: NodeSpec[] = [];
+    this.outputs.forEach((o, i) => {
+      const src = this.outputSources[i];
+      if (src === o.name) return;
+      if (produced.has(src) && !rename.has(src) && !this.outputs.some((x) => x.name === src)) rename.set(src, o.name);
+      else identities.push({ op: 'Identity', inputs: [src], outputs: [o.name], name: `n_${o.name}`, attrs: {} });
+    });
+    const r = (x: string) => rename.get(x) ?? x;
+    const nodes = [...this.nodes, ...identities].map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }));
     const needed = new Set(this.outputs.map((o) => o.name));
     const kept: NodeSpec[] = [];
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const n = this.nodes[i];
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i];
       if (!n.outputs.some((o) => needed.has(o))) continue;
       kept.push(n);
       for (const x of n.inputs) if (x) needed.add(x);

@@ -41,6 +41,8 @@ export interface AdamwArgs {
   step: number;
   /** Clip the global gradient norm to this (0 = no clipping). */
   maxNorm: number;
+  /** Squared global norm of `grads`. */
+  sumSq: number;
 }
 
 interface Reply {
@@ -136,9 +138,17 @@ export class Device {
     return this.call('resizeSlots', { name, capacity, rows, keysTransposed });
   }
 
-  /** into += from for each pair, in place. */
-  accumulate(pairs: [string, string][]): Promise<void> {
+  /** into += from for each pair, in place; returns the sum of squares of the results. */
+  accumulate(pairs: [string, string][]): Promise<number> {
     return this.call('accumulate', { pairs });
+  }
+
+  /**
+   * Adds rows ([n, width] at int64 indices [n]) into the stored [rows, width] tensor `into` (created as zeros
+   * shaped like `like` when absent); returns the change of its sum of squares.
+   */
+  scatterRows(into: string, rows: string, index: string, like: string): Promise<number> {
+    return this.call('scatterRows', { into, rows, index, like });
   }
 
   /**

@@ -113,15 +113,42 @@ function resizeSlots({ name, capacity, rows, keysTransposed }) {
   return { value: null, transfer: [] };
 }
 
-// into += from, in place (gradient accumulation over micro-batches).
+// into += from, in place (gradient accumulation over micro-batches); returns the sum of squares of the results.
 function accumulate({ pairs }) {
+  let sumSq = 0;
   for (const [into, from] of pairs) {
     const a = stored(into).data;
     const b = stored(from).data;
     if (a.length !== b.length) throw new Error(`device: accumulate ${from} into ${into}: sizes differ`);
-    for (let i = 0; i < a.length; i++) a[i] += b[i];
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i] + b[i];
+      a[i] = x;
+      sumSq += x * x;
+    }
   }
-  return { value: null, transfer: [] };
+  return { value: sumSq, transfer: [] };
+}
+
+// Adds gradient rows ([n, width], at int64 row indices [n], duplicates adding up) into the stored [rows, width]
+// tensor `into` (zeros shaped like `like` when absent); returns how much its sum of squares changed.
+function scatterRows({ into, rows, index, like }) {
+  const dst = zerosLike(into, stored(like));
+  const width = stored(like).shape[1];
+  const upd = stored(rows).data;
+  const idx = stored(index).data;
+  const touched = new Set();
+  for (let i = 0; i < idx.length; i++) touched.add(Number(idx[i]));
+  const normSq = () => {
+    let s = 0;
+    for (const r of touched) for (let k = r * width; k < (r + 1) * width; k++) s += dst[k] * dst[k];
+    return s;
+  };
+  const before = normSq();
+  for (let i = 0; i < idx.length; i++) {
+    const base = Number(idx[i]) * width;
+    for (let k = 0; k < width; k++) dst[base + k] += upd[i * width + k];
+  }
+  return { value: normSq() - before, transfer: [] };
 }
 
 function zerosLike(name, like) {
@@ -129,37 +156,34 @@ function zerosLike(name, like) {
   return stored(name).data;
 }
 
-// Global-norm clipping and AdamW (torch.optim.AdamW semantics), one fused pass per tensor, in place: an ONNX
-// AdamW costs ~15 memory passes plus a copy of every output. Skips everything when the norm is not finite.
-// Moments that do not exist yet start at zero.
-function adamw({ params, grads, moments1, moments2, lr, beta1, beta2, eps, weightDecay, step, maxNorm }) {
-  let sumSq = 0;
-  for (const name of grads) {
-    const g = stored(name).data;
-    for (let i = 0; i < g.length; i++) sumSq += g[i] * g[i];
+// One AdamW update of a tensor, in place (torch.optim.AdamW: decoupled decay, then the bias-corrected step).
+// Every constant is a parameter so that the loop keeps them in registers (~2x faster than closure constants).
+function adamwKernel(w, g, m, v, coef, c1, beta2, c2, stepSize, invBc2Sqrt, eps, decay) {
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] * coef;
+    const m0 = m[i];
+    const mi = m0 + c1 * (gi - m0);
+    const vi = v[i] * beta2 + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = w[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
   }
+}
+
+// Global-norm clipping and AdamW over stored tensors, one fused pass per tensor, in place: an ONNX AdamW costs
+// ~15 memory passes plus a copy of every output. `sumSq` is the squared global gradient norm (from the gradient
+// program or the last accumulate). Skips everything when the norm is not finite. Moments that do not exist yet
+// start at zero.
+function adamw({ params, grads, moments1, moments2, lr, beta1, beta2, eps, weightDecay, step, maxNorm, sumSq }) {
   const gradNorm = Math.sqrt(sumSq);
   if (!Number.isFinite(gradNorm)) return { value: { gradNorm, skipped: true }, transfer: [] };
   const coef = maxNorm > 0 ? Math.min(1, maxNorm / (gradNorm + 1e-6)) : 1;
   const stepSize = lr / (1 - beta1 ** step);
-  const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
-  const decay = 1 - lr * weightDecay;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
+  const invBc2Sqrt = 1 / Math.sqrt(1 - beta2 ** step);
   params.forEach((name, j) => {
     const p = stored(name);
-    const w = p.data;
-    const g = stored(grads[j]).data;
-    const m = zerosLike(moments1[j], p);
-    const v = zerosLike(moments2[j], p);
-    for (let i = 0; i < w.length; i++) {
-      const gi = g[i] * coef;
-      const mi = m[i] + c1 * (gi - m[i]);
-      const vi = v[i] * beta2 + c2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      w[i] = w[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
-    }
+    adamwKernel(p.data, stored(grads[j]).data, zerosLike(moments1[j], p), zerosLike(moments2[j], p), coef, 1 - beta1, beta2, 1 - beta2, stepSize, invBc2Sqrt, eps, 1 - lr * weightDecay);
   });
   return { value: { gradNorm, skipped: false }, transfer: [] };
 }
@@ -190,6 +214,7 @@ const commands = {
   },
   writeSlots: async (msg) => writeSlots(msg),
   accumulate: async (msg) => accumulate(msg),
+  scatterRows: async (msg) => scatterRows(msg),
   adamw: async (msg) => adamw(msg),
   resizeSlots: async (msg) => resizeSlots(msg),
   release: async ({ session }) => {

@@ -6,7 +6,7 @@ import type { Qwen3Config } from '../../engine/config.ts';
 import { qwen3ParamShapes } from '../../engine/config.ts';
 import { Device } from '../../engine/runtime/device.ts';
 import type { DeviceTensor } from '../../engine/runtime/device.ts';
-import { GRAD_PREFIX, gradProgram, logProbsProgram } from '../../engine/programs.ts';
+import { GRAD_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from '../../engine/programs.ts';
 import { encodeTrain, encodeSequences } from '../../engine/batch.ts';
 import type { TrainMicroBatch } from '../../engine/batch.ts';
 import { Rng } from '../../engine/rng.ts';
@@ -56,8 +56,21 @@ async function checkModel(cfg: Qwen3Config, kind: 'sft' | 'grpo'): Promise<void>
   const scalar = (v: number): DeviceTensor => ({ dtype: 'float64', shape: [], data: Float64Array.of(v) });
   const knobs: Record<string, DeviceTensor> = kind === 'grpo' ? { eps_low: scalar(0.2), eps_high: scalar(0.28), dual_clip_c: scalar(3), log_ratio_clamp: scalar(20) } : {};
   const feeds = (w: Map<string, Float64Array>): Record<string, DeviceTensor> => ({ ...wFeeds(w), ...enc.feeds, loss_scale: scalar(1 / enc.lossTokens), ...knobs });
-  const fetchGrads = Object.fromEntries([...shapes.keys()].map((n) => [GRAD_PREFIX + n, null]));
-  const analytic = await device.run(session, feeds(weights), fetchGrads);
+  const out = await device.run(session, feeds(weights), Object.fromEntries(session.outputs.filter((o) => !o.startsWith('metric:')).map((o) => [o, null])));
+  // Full gradients: the dense part (absent for an untied embedding) plus the scattered embedding rows.
+  const analytic: Record<string, Float64Array> = {};
+  for (const [name, shape] of shapes) {
+    const full = (out[GRAD_PREFIX + name]?.data as Float64Array | undefined)?.slice() ?? new Float64Array(shape.reduce((a, b) => a * b, 1));
+    const rows = out[ROWS_PREFIX + name];
+    if (rows) {
+      const idx = out[ROW_INDEX_PREFIX + name].data as BigInt64Array;
+      const w = shape[1];
+      idx.forEach((r, i) => {
+        for (let k = 0; k < w; k++) full[Number(r) * w + k] += rows.data[i * w + k] as number;
+      });
+    }
+    analytic[name] = full;
+  }
   const lossAt = async (w: Map<string, Float64Array>) => (await device.run(session, feeds(w), { 'metric:loss': null }))['metric:loss'].data[0] as number;
 
   const eps = 1e-6;
@@ -70,7 +83,7 @@ async function checkModel(cfg: Qwen3Config, kind: 'sft' | 'grpo'): Promise<void>
   };
   // A spread of single coordinates of every parameter.
   for (const [name, data] of weights) {
-    const ga = analytic[GRAD_PREFIX + name].data as Float64Array;
+    const ga = analytic[name];
     const step = Math.max(1, Math.floor(data.length / 5));
     for (let k = 0; k < data.length; k += step) {
       const numeric = ((await lossAt(perturbed(name, k, eps))) - (await lossAt(perturbed(name, k, -eps)))) / (2 * eps);
@@ -84,7 +97,7 @@ async function checkModel(cfg: Qwen3Config, kind: 'sft' | 'grpo'): Promise<void>
   const numeric = ((await lossAt(along(eps))) - (await lossAt(along(-eps)))) / (2 * eps);
   let dot = 0;
   for (const [n, d] of dir) {
-    const ga = analytic[GRAD_PREFIX + n].data as Float64Array;
+    const ga = analytic[n];
     for (let i = 0; i < d.length; i++) dot += ga[i] * d[i];
   }
   assert.ok(Math.abs(dot - numeric) <= 1e-6 + 1e-5 * Math.abs(numeric), `${kind} directional: ${dot} vs ${numeric}`);

@@ -83,9 +83,8 @@ check('rope', {
   ],
   f: ([a], [c, s]) => N.rope(a, c, s),
 });
-check('tokenLogProb', {
+check('tokenLogProbs (log-probs of targets)', {
   inputs: [x(4, 7)],
   fixed: [{ dtype: 'int64', shape: [4], values: [0, 6, 3, 3] }],
-  f: ([a], [t]) => N.tokenLogProb(a, t),
+  f: ([a], [t]) => N.tokenLogProbs(a, t).logp,
 });
-check('entropy', { inputs: [x(3, 6)], f: ([a]) => N.entropy(a) });

@@ -105,6 +105,14 @@ for (const name of ['qwen3_tied', 'qwen3_untied']) {
       const split = await learner.gradients([half(micro, 0, 1), half(micro, 1, 4)], grpoSpec);
       assert.ok(Math.abs(split.metrics.loss - f.expected.grpo_loss) <= 1e-5 * Math.abs(f.expected.grpo_loss), `accumulated grpo loss ${split.metrics.loss}`);
       assertGradsClose(split.grads, f.grads.grpo, 'grpo (2 micro-batches)');
+
+      // The global gradient norm the optimizer clips by (one and two micro-batches; lr 0 leaves the weights).
+      let want = 0;
+      for (const t of f.grads.grpo.values()) for (const x of t.data) want += x * x;
+      for (const parts of [[micro], [half(micro, 0, 3), half(micro, 3, 4)]]) {
+        const { gradNorm } = await learner.trainStep(parts, grpoSpec, 0);
+        assert.ok(Math.abs(gradNorm - Math.sqrt(want)) <= 1e-4 * Math.sqrt(want), `grad norm ${gradNorm} vs ${Math.sqrt(want)}`);
+      }
     } finally {
       await learner.close();
     }

@@ -2,7 +2,7 @@
 // autodiff of their parts): softmax, RMSNorm, rotary embedding, and the log-prob of target tokens. Composite
 // ops compute their forward pass under noGrad and attach their rule with Graph.attach.
 import type { Tensor } from '../graph.ts';
-import { add, div, exp, log, mul, neg, reciprocal, sqrt, sub, unbroadcast } from './elementwise.ts';
+import { add, exp, log, mul, neg, reciprocal, sqrt, sub, unbroadcast } from './elementwise.ts';
 import { max, mean, sum } from './reduce.ts';
 import { concat, gatherElements, slice, squeeze, unsqueeze } from './shape.ts';
 
@@ -56,30 +56,23 @@ export function rope(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
 }
 
 /**
- * log softmax(logits)[target] for logits [N, V] and int64 targets [N] -> [N]. The forward pass forms only the
- * max, the log-sum-exp and the picked logit; the rule dlogits = g * (onehot(target) - softmax) forms the
- * softmax once, in the backward pass, and scatter-adds g at the targets.
+ * For logits [N, V] and int64 targets [N]: logp = log softmax(logits)[target] and the entropy of each row, [N]
+ * each. One Softmax kernel forms p; the log-sum-exp comes from the largest probability (>= 1/V, so it never
+ * underflows) as max(logits) - log(max(p)), and logp = logits[target] - lse. The rule
+ * dlogits = g * (onehot(target) - p) reuses the forward pass's p. Entropy = lse - sum(p * logits) has no rule
+ * (reporting only); nodes of whichever output is unused are pruned from the model.
  */
-export function tokenLogProb(logits: Tensor, targets: Tensor): Tensor {
+export function tokenLogProbs(logits: Tensor, targets: Tensor): { logp: Tensor; entropy: Tensor } {
   const g = logits.graph;
-  const idx = g.noGrad(() => unsqueeze(targets, [-1]));
-  const [z, lse, lp] = g.noGrad(() => {
-    const z0 = sub(logits, max(logits, [-1], true));
-    const lse0 = log(sum(exp(z0), [-1], true));
-    return [z0, lse0, sub(gatherElements(z0, idx, 1), lse0)];
+  const [p, idx, lp, ent] = g.noGrad(() => {
+    const p0 = g.apply1('Softmax', [logits], { axis: -1 }, { dtype: logits.dtype, shape: logits.shape });
+    const lse0 = sub(max(logits, [-1], true), log(max(p0, [-1], true)));
+    const idx0 = unsqueeze(targets, [-1]);
+    const lp0 = sub(gatherElements(logits, idx0, 1), lse0);
+    return [p0, idx0, lp0, squeeze(sub(lse0, sum(mul(p0, logits), [-1], true)), [-1])];
   });
-  const out = g.attach(lp, [logits], ([gy]) => {
-    const p = exp(sub(z, lse));
-    return [g.apply1('ScatterElements', [neg(mul(gy!, p)), idx, gy!], { axis: 1, reduction: 'add' }, { dtype: logits.dtype, shape: logits.shape })];
-  });
-  return squeeze(out, [-1]);
-}
-
-/** Entropy -sum p log p of softmax(logits) over the last axis (differentiable through its parts). */
-export function entropy(logits: Tensor): Tensor {
-  const z = sub(logits, max(logits, [-1], true));
-  const e = exp(z);
-  const s = sum(e, [-1], true);
-  // H = log s - sum(e * z) / s
-  return squeeze(sub(log(s), div(sum(mul(e, z), [-1], true), s)), [-1]);
+  const out = g.attach(lp, [logits], ([gy]) => [
+    g.apply1('ScatterElements', [mul(p, neg(gy!)), idx, gy!], { axis: 1, reduction: 'add' }, { dtype: logits.dtype, shape: logits.shape }),
+  ]);
+  return { logp: squeeze(out, [-1]), entropy: ent };
 }

@@ -84,7 +84,9 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   const g = table.graph;
   return g.apply1('Gather', [table, ids], { axis: 0 }, { dtype: table.dtype, shape: [...ids.shape, table.shape[1]] }, ([gy]) => {
     const idx = g.apply1('Unsqueeze', [ids, g.ints([-1])], {}, { dtype: 'int64', shape: [...ids.shape, 1] });
-    return [g.apply1('ScatterND', [zerosOfShape(table), idx, gy!], { reduction: 'add' }, { dtype: table.dtype, shape: table.shape }), null];
+    const dense = g.apply1('ScatterND', [zerosOfShape(table), idx, gy!], { reduction: 'add' }, { dtype: table.dtype, shape: table.shape });
+    g.scatterGrads.set(dense.name, { indices: idx, updates: gy!, base: null });
+    return [dense, null];
   });
 }
 

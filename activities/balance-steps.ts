@@ -25,7 +25,8 @@ export async function ingestSource(args: { source: SourceConfig; baseDir: string
   const resume = ctx.info.heartbeatDetails as unknown;
   if (resume !== undefined) ctx.log.info('resuming ingest from heartbeat', { source: args.source.name });
   return asActivity(() =>
-    balance.ingestSource({ ...args, resume, onProgress: (progress) => ctx.heartbeat(progress) }),
+    // Cancellation reaches an activity through its heartbeats; the signal then stops the worker thread.
+    balance.ingestSource({ ...args, resume, signal: ctx.cancellationSignal, onProgress: (progress) => ctx.heartbeat(progress) }),
   );
 }
 
@@ -33,24 +34,24 @@ export async function ingestSource(args: { source: SourceConfig; baseDir: string
  * Steps without resumable progress still heartbeat while their worker thread computes, so a dead worker is
  * noticed within the heartbeat timeout rather than the step's whole time limit.
  */
-async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
+async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(), 5_000);
   try {
-    return await asActivity(work);
+    return await asActivity(() => work(ctx.cancellationSignal));
   } finally {
     clearInterval(beat);
   }
 }
 
 export async function selectBalanced(args: Parameters<typeof balance.selectBalanced>[0]): ReturnType<typeof balance.selectBalanced> {
-  return withHeartbeat(() => balance.selectBalanced(args));
+  return withHeartbeat((signal) => balance.selectBalanced({ ...args, signal }));
 }
 
 export async function writeRlDataset(args: Parameters<typeof balance.writeRlDataset>[0]): ReturnType<typeof balance.writeRlDataset> {
-  return withHeartbeat(() => balance.writeRlDataset(args));
+  return withHeartbeat((signal) => balance.writeRlDataset({ ...args, signal }));
 }
 
 export async function writeRejectsTable(args: Parameters<typeof balance.writeRejectsTable>[0]): ReturnType<typeof balance.writeRejectsTable> {
-  return withHeartbeat(() => balance.writeRejectsTable(args));
+  return withHeartbeat((signal) => balance.writeRejectsTable({ ...args, signal }));
 }

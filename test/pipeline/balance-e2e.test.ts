@@ -11,7 +11,8 @@ import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../infra/worker.ts';
 import { sha256File } from '../../activities/artifacts.ts';
 import type { RunProgress, StageAudit } from '../../schemas/stage.ts';
-import { startInProcessWorker, startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
+import { pendingActivities, startInProcessWorker, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
+import { WorkflowFailedError } from '@temporalio/client';
 import { generateSources, recipeFor, runPipeline } from '../support/balance-run.ts';
 
 let env: TestServer;
@@ -111,4 +112,17 @@ test('the recorded histories replay deterministically against the workflow code'
     const history = await env.client.workflow.getHandle(id).fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, id);
   }
+});
+
+test('cancelling a run mid-stage cancels the stage and its steps', async () => {
+  const handle = await env.client.workflow.start('pipelineWorkflow', { taskQueue: queue, workflowId: 'e2e-cancel', args: [recipeFor(data, out)] });
+  await waitFor('an ingest step to start', async () =>
+    (await pendingActivities(env.client, 'e2e-cancel.balance')).some((a) => a.name === 'ingestSource' && a.started), 60_000, 50);
+  await handle.cancel();
+  await assert.rejects(handle.result(), (err: Error) => err instanceof WorkflowFailedError && err.cause?.name === 'CancelledFailure');
+  const child = await env.client.workflow.getHandle('e2e-cancel.balance').describe();
+  assert.equal(child.status.name, 'CANCELLED');
+  const history = await env.client.workflow.getHandle('e2e-cancel.balance').fetchHistory();
+  const cancelRequests = (history.events ?? []).filter((e) => e.activityTaskCancelRequestedEventAttributes).length;
+  assert.ok(cancelRequests > 0, 'the running steps were asked to cancel');
 });

@@ -8,8 +8,8 @@ import { ShortfallError } from './errors.ts';
 import { buildBatch, ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
 import type { Vector } from 'apache-arrow';
 import { cellGetter, utf8Slices } from './io/fast-columns.ts';
+import { IpcColumns } from './io/ipc-columns.ts';
 import { sampleRank } from './normalise.ts';
-import { readIpc } from './parts.ts';
 
 export interface SelectCounts {
   candidates: number;
@@ -32,6 +32,9 @@ interface Copy {
   uid: string;
   file: string;
   row: number;
+  /** Where the row is in the candidates file: batch number and row within the batch. */
+  batch: number;
+  index: number;
 }
 
 interface RejectRow extends Copy {
@@ -110,7 +113,7 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
   const owner = new Map<string, string>(); // content key -> "source uid" that kept it
   const rejects: RejectRow[] = [];
   const counts: Record<string, SelectCounts> = {};
-  const picks = new Map<string, Map<string, number>>(); // source -> "file\0row" -> rank
+  const picks = new Map<string, Copy[]>(); // source -> its selected rows, in rank order
 
   for (const source of order) {
     const input = byName.get(source)!;
@@ -118,27 +121,34 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
     counts[source] = c;
     const kept = new Map<string, Copy>();
     const within: { loser: Copy; key: string }[] = [];
-    for await (const batch of readIpc(input.candidates, CANDIDATE_SCHEMA)) {
-      const keys = cellGetter(batch.getChild('content_key')!);
-      const uids = cellGetter(batch.getChild('uid')!);
-      const files = cellGetter(batch.getChild('source_file')!);
-      const rows = batch.getChild('source_row')!.data[0].values as BigInt64Array;
-      const foreign = firstOtherValue(batch.getChild('data_source')!, source);
-      if (foreign >= 0) {
-        const other = String(batch.getChild('data_source')!.get(foreign));
-        throw new Error(`${input.candidates.path}: row ${foreign} belongs to source "${other}", not "${source}"`);
+    const file = new IpcColumns(input.candidates.path, CANDIDATE_SCHEMA);
+    try {
+      for (let b = 0; b < file.batches.length; b++) {
+        const n = file.batches[b].length;
+        if (n === 0) continue;
+        const sourceColumn = file.column(b, 'data_source');
+        const foreign = firstOtherValue(sourceColumn, source);
+        if (foreign >= 0) {
+          throw new Error(`${input.candidates.path}: row ${foreign} belongs to source "${String(sourceColumn.get(foreign))}", not "${source}"`);
+        }
+        const keys = cellGetter(file.column(b, 'content_key'));
+        const uids = cellGetter(file.column(b, 'uid'));
+        const files = cellGetter(file.column(b, 'source_file'));
+        const rows = file.column(b, 'source_row').data[0].values as BigInt64Array;
+        for (let i = 0; i < n; i++) {
+          c.candidates++;
+          const key = keys(i) as string;
+          const copy: Copy = { uid: uids(i) as string, file: files(i) as string, row: Number(rows[i]), batch: b, index: i };
+          const prev = kept.get(key);
+          if (!prev) kept.set(key, copy);
+          else if (before(copy, prev)) {
+            kept.set(key, copy);
+            within.push({ loser: prev, key });
+          } else within.push({ loser: copy, key });
+        }
       }
-      for (let i = 0; i < batch.numRows; i++) {
-        c.candidates++;
-        const key = keys(i) as string;
-        const copy: Copy = { uid: uids(i) as string, file: files(i) as string, row: Number(rows[i]) };
-        const prev = kept.get(key);
-        if (!prev) kept.set(key, copy);
-        else if (before(copy, prev)) {
-          kept.set(key, copy);
-          within.push({ loser: prev, key });
-        } else within.push({ loser: copy, key });
-      }
+    } finally {
+      file.close();
     }
     for (const { loser, key } of within) {
       const k = kept.get(key)!;
@@ -161,9 +171,8 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
       if (args.shortfall === 'error') throw new ShortfallError(source, eligible.length, input.take);
       c.shortfall = input.take - eligible.length;
     }
-    const chosen = new Map<string, number>();
-    smallest(eligible, input.take, byRankThenUid).forEach((e, rank) => chosen.set(`${e.copy.file}\u0000${e.copy.row}`, rank));
-    c.sampled = chosen.size;
+    const chosen = smallest(eligible, input.take, byRankThenUid).map((e) => e.copy);
+    c.sampled = chosen.length;
     picks.set(source, chosen);
   }
 
@@ -172,29 +181,22 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
   return { selected, rejects: rejectsRef, counts };
 }
 
-/** Second pass: copies the chosen rows, ordered by data_source then rank. */
-async function copySelected(args: SelectArgs, order: string[], picks: Map<string, Map<string, number>>): Promise<ArtifactRef> {
+/** Second pass: reads just the chosen rows' cells, ordered by data_source then rank. */
+async function copySelected(args: SelectArgs, order: string[], picks: Map<string, Copy[]>): Promise<ArtifactRef> {
   const out = await IpcStreamFile.create(SELECTED_SCHEMA, args.workDir, 'selected');
   const names = CANDIDATE_SCHEMA.fields.map((f) => f.name);
   for (const source of [...order].sort()) {
     const chosen = picks.get(source)!;
     const input = args.inputs.find((i) => i.source === source)!;
-    const rows: unknown[][] = [];
-    for await (const batch of readIpc(input.candidates, CANDIDATE_SCHEMA)) {
-      const files = batch.getChild('source_file')!;
-      const rowNums = batch.getChild('source_row')!;
-      const cols = names.map((n) => batch.getChild(n)!);
-      for (let i = 0; i < batch.numRows; i++) {
-        const rank = chosen.get(`${files.get(i)}\u0000${Number(rowNums.get(i))}`);
-        if (rank === undefined) continue;
-        rows.push([...cols.map((v) => { const x = v.get(i); return typeof x === 'bigint' ? Number(x) : x; }), rank]);
+    const file = new IpcColumns(input.candidates.path, CANDIDATE_SCHEMA);
+    try {
+      // Write per source in slices so a source with large code tests never builds one huge batch.
+      for (let s = 0; s < chosen.length; s += 256) {
+        const rows = chosen.slice(s, s + 256).map((copy, k) => [...names.map((n) => file.value(copy.batch, n, copy.index)), s + k]);
+        out.write(buildBatch(SELECTED_SCHEMA, SELECTED_SCHEMA.fields.map((_, ci) => rows.map((r) => r[ci]))));
       }
-    }
-    rows.sort((a, b) => (a[a.length - 1] as number) - (b[b.length - 1] as number));
-    // Write per source in slices so a source with large code tests never builds one huge batch.
-    for (let s = 0; s < rows.length; s += 256) {
-      const slice = rows.slice(s, s + 256);
-      out.write(buildBatch(SELECTED_SCHEMA, SELECTED_SCHEMA.fields.map((_, ci) => slice.map((r) => r[ci]))));
+    } finally {
+      file.close();
     }
   }
   return out.commit();

@@ -7,6 +7,7 @@ import { RecordBatch, Struct, makeData, vectorFromArray } from 'apache-arrow';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA } from '../../schemas/balance.ts';
 import { ColumnBuffer, IpcStreamFile } from '../../activities/balance/io/arrow-write.ts';
 import { concatIpc } from '../../activities/balance/parts.ts';
+import { IpcColumns } from '../../activities/balance/io/ipc-columns.ts';
 import { readArrowFile, tempDir } from './helpers.ts';
 
 function rejectRows(n: number, seed: number): unknown[][] {
@@ -76,5 +77,29 @@ describe('intermediate Arrow files', () => {
     assert.deepEqual(t.schema.fields.map((f) => f.name), REJECT_SCHEMA.fields.map((f) => f.name));
     const part = await writePart(dir, [rejectRows(3, 1)]);
     await assert.rejects(concatIpc([part], CANDIDATE_SCHEMA, dir, 'wrong'), { name: 'BadInputError', message: /not the expected/u });
+  });
+
+  it('reads single columns and single cells of an intermediate file exactly as apache-arrow reads the whole file', async () => {
+    const dir = await tempDir('parts');
+    const part = await writePart(dir, [rejectRows(9, 1), [], rejectRows(600, 2)]);
+    const whole = await readArrowFile(part.path);
+    const file = new IpcColumns(part.path, REJECT_SCHEMA);
+    try {
+      const nonEmpty = file.batches.map((b, i) => [b.length, i]).filter(([n]) => n > 0).map(([, i]) => i);
+      assert.equal(file.batches.reduce((n, b) => n + b.length, 0), 609);
+      let offset = 0;
+      for (const b of nonEmpty) {
+        for (const name of ['detail', 'uid', 'row']) {
+          const col = [...file.column(b, name)].map((v) => (typeof v === 'bigint' ? Number(v) : v));
+          const want = [...whole.getChild(name)!].slice(offset, offset + col.length).map((v) => (typeof v === 'bigint' ? Number(v) : v));
+          assert.deepEqual(col, want, `${name} of batch ${b}`);
+          for (const i of [0, 3, col.length - 1]) assert.deepEqual(file.value(b, name, i), want[i], `${name}[${i}] of batch ${b}`);
+        }
+        offset += file.batches[b].length;
+      }
+    } finally {
+      file.close();
+    }
+    await assert.rejects(async () => new IpcColumns(part.path, CANDIDATE_SCHEMA), { name: 'BadInputError', message: /not the expected/u });
   });
 });

@@ -2,8 +2,8 @@
 // loader for its entry module from inherited execArgv on Node 20, so a tiny eval'd bootstrap registers tsx in the
 // worker first and then imports the .ts entry. Booting a worker that way costs ~0.3-0.5 s of CPU (tsx, arrow,
 // parquet-wasm), about as much as a small step's whole work, so a worker that finished a task cleanly is kept
-// (unref'd, so it never holds the process open) and reused for the next task. A worker whose task failed or was
-// cancelled is terminated, never reused.
+// (unref'd, so it never holds the process open) and reused for the next task for up to IDLE_MS. A worker whose
+// task failed or was cancelled is terminated, never reused.
 import { Worker } from 'node:worker_threads';
 import { BalanceAbortError, reviveError } from './errors.ts';
 import type { WorkerTask } from './worker-entry.ts';
@@ -14,13 +14,21 @@ const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register()
 
 /** Idle workers kept for reuse; more than this many idle ones are terminated. */
 const MAX_IDLE = 4;
+/**
+ * An idle worker is terminated after this long: the stage's steps follow each other closely, and a worker that
+ * read a large source holds its heap and wasm memory, which a long-running activity worker should not keep.
+ */
+const IDLE_MS = 10_000;
 const idle: Worker[] = [];
+const idleTimers = new Map<Worker, NodeJS.Timeout>();
 
 type Reply = { type: string; progress?: unknown; result?: unknown; error?: Record<string, unknown> };
 
 function takeWorker(): Worker {
   const worker = idle.pop();
   if (worker) {
+    clearTimeout(idleTimers.get(worker));
+    idleTimers.delete(worker);
     worker.ref();
     return worker;
   }
@@ -40,6 +48,14 @@ function releaseWorker(worker: Worker): void {
   }
   worker.unref();
   idle.push(worker);
+  const timer = setTimeout(() => {
+    idleTimers.delete(worker);
+    const i = idle.indexOf(worker);
+    if (i >= 0) idle.splice(i, 1);
+    void worker.terminate();
+  }, IDLE_MS);
+  timer.unref();
+  idleTimers.set(worker, timer);
 }
 
 /**

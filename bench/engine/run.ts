@@ -2,10 +2,11 @@
 // CPU (bench/engine/torch_baseline.py), same configs, shapes and threads, in one invocation; plus the train step's
 // achieved FLOP/s as a fraction of this machine's MatMul peak, measured with an ONNX MatMul in the same run.
 //
-//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b] [--train-steps 3] [--rounds 2] [--no-torch]
+//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b] [--train-steps 3] [--rounds 3] [--no-torch]
 //
-// The machines are shared and noisy, so ours and the baseline run alternately for `rounds` rounds and each side
-// keeps its best round. Prints a table and one JSON line (also written to bench/out/engine.json).
+// The machines are shared and noisy: each of `rounds` rounds measures the peak, ours and the baseline back to back,
+// ratios and MFU are taken within a round, and the median round is reported. Prints a table and one JSON line
+// (also written to bench/out/engine.json).
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -19,6 +20,7 @@ import { Graph } from '../../engine/graph/graph.ts';
 import { matmul } from '../../engine/graph/ops/linalg.ts';
 import { Rng } from '../../engine/rng.ts';
 import type { TrainMicroBatch } from '../../engine/batch.ts';
+import type { Weights } from '../../engine/tensors.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -30,7 +32,7 @@ function flag(name: string, fallback: string): string {
 const threads = Number(flag('threads', '2'));
 const models = flag('models', 'tiny,qwen3-0.6b').split(',');
 const trainSteps = Number(flag('train-steps', '3'));
-const rounds = Number(flag('rounds', '2'));
+const rounds = Number(flag('rounds', '3'));
 const withTorch = !process.argv.includes('--no-torch');
 
 interface Workload {
@@ -95,8 +97,8 @@ function sftBatch(c: Qwen3Config, batch: number, seq: number): TrainMicroBatch {
   return { inputIds, lossMask };
 }
 
-async function ours(w: Workload, device: Device) {
-  const learner = await Learner.create(w.config, initWeights(w.config, 0), { device, optimizer: { beta1: 0.9, beta2: 0.95, weightDecay: 0.01, maxGradNorm: 1 } });
+async function ours(w: Workload, device: Device, weights: Weights) {
+  const learner = await Learner.create(w.config, weights, { device, optimizer: { beta1: 0.9, beta2: 0.95, weightDecay: 0.01, maxGradNorm: 1 } });
   const micro = sftBatch(w.config, w.batch, w.seq);
   await learner.trainStep([micro], { kind: 'sft' }, 1e-5); // warm-up: session build, allocator, moments
   const steps: number[] = [];
@@ -136,51 +138,57 @@ async function torch(w: Workload) {
 }
 
 const device = new Device({ threads });
-const peakBefore = await matmulPeak(device);
 type Ours = Awaited<ReturnType<typeof ours>>;
 type Torch = Awaited<ReturnType<typeof torch>>;
-/** The round with the best train throughput and the round with the best decode throughput, merged. */
-function best<T extends { train: { tokens_per_s: number }; decode: { tokens_per_s: number } }>(all: T[]): T {
-  const train = all.reduce((a, b) => (b.train.tokens_per_s > a.train.tokens_per_s ? b : a));
-  const decode = all.reduce((a, b) => (b.decode.tokens_per_s > a.decode.tokens_per_s ? b : a));
-  return { ...train, decode: decode.decode };
+interface Round {
+  peak_gflops: number;
+  ours: Ours;
+  torch: Torch | null;
 }
-const results = [];
+const results: { workload: Workload; flops: number; rounds: Round[] }[] = [];
 for (const w of await workloads()) {
-  const o: Ours[] = [];
-  const t: Torch[] = [];
+  const weights = initWeights(w.config, 0);
+  const rs: Round[] = [];
+  // Each round measures the MatMul peak, then ours, then the baseline, back to back: the host's load drifts over
+  // minutes, so ratios and MFU are taken within a round and the median round is reported.
   for (let r = 0; r < rounds; r++) {
-    o.push(await ours(w, device));
-    if (withTorch) t.push(await torch(w));
+    const peak = await matmulPeak(device);
+    const o = await ours(w, device, weights);
+    rs.push({ peak_gflops: peak, ours: o, torch: withTorch ? await torch(w) : null });
   }
-  const flops = trainFlops(w.config, w.batch, w.seq);
-  results.push({ workload: w.name, batch: w.batch, seq: w.seq, decode_tokens: w.decodeTokens, train_gflop: flops / 1e9, ours: best(o), torch: withTorch ? best(t) : null, flops, rounds: { ours: o, torch: t } });
+  results.push({ workload: w, flops: trainFlops(w.config, w.batch, w.seq), rounds: rs });
 }
-const peakAfter = await matmulPeak(device);
 await device.close();
-const peak = Math.max(peakBefore, peakAfter);
 
-console.log(`threads ${threads}; ONNX MatMul peak ${peak.toFixed(1)} GFLOP/s (before ${peakBefore.toFixed(1)}, after ${peakAfter.toFixed(1)})`);
-console.log('| workload | train tok/s ours | torch | ratio | MFU ours | MFU torch | decode tok/s ours | torch | ratio |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-const rows = results.map((r) => {
-  const mfu = (tps: number) => (tps * (r.flops / (r.batch * r.seq))) / (peak * 1e9);
+const med = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const f = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
+console.log(`threads ${threads}; ${rounds} rounds per workload; medians over rounds (ratios and MFU taken within each round)`);
+console.log('| workload | MatMul peak GFLOP/s | train tok/s ours | torch | ratio | MFU ours | MFU torch | decode tok/s ours | torch | ratio |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const rows = results.map(({ workload: w, flops, rounds: rs }) => {
+  const perToken = flops / (w.batch * w.seq);
+  const mfu = (tps: number, peak: number) => (tps * perToken) / (peak * 1e9);
+  const paired = rs.filter((r) => r.torch);
   const row = {
-    workload: `${r.workload} (${r.batch}x${r.seq}, decode ${r.decode_tokens})`,
-    train_ours: r.ours.train.tokens_per_s,
-    train_torch: r.torch?.train.tokens_per_s ?? null,
-    train_ratio: r.torch ? r.ours.train.tokens_per_s / r.torch.train.tokens_per_s : null,
-    mfu_ours: mfu(r.ours.train.tokens_per_s),
-    mfu_torch: r.torch ? mfu(r.torch.train.tokens_per_s) : null,
-    decode_ours: r.ours.decode.tokens_per_s,
-    decode_torch: r.torch?.decode.tokens_per_s ?? null,
-    decode_ratio: r.torch ? r.ours.decode.tokens_per_s / r.torch.decode.tokens_per_s : null,
+    workload: `${w.name} (${w.batch}x${w.seq}, decode ${w.decodeTokens})`,
+    peak_gflops: med(rs.map((r) => r.peak_gflops)),
+    train_ours: med(rs.map((r) => r.ours.train.tokens_per_s)),
+    train_torch: paired.length ? med(paired.map((r) => r.torch!.train.tokens_per_s)) : null,
+    train_ratio: paired.length ? med(paired.map((r) => r.ours.train.tokens_per_s / r.torch!.train.tokens_per_s)) : null,
+    mfu_ours: med(rs.map((r) => mfu(r.ours.train.tokens_per_s, r.peak_gflops))),
+    mfu_torch: paired.length ? med(paired.map((r) => mfu(r.torch!.train.tokens_per_s, r.peak_gflops))) : null,
+    decode_ours: med(rs.map((r) => r.ours.decode.tokens_per_s)),
+    decode_torch: paired.length ? med(paired.map((r) => r.torch!.decode.tokens_per_s)) : null,
+    decode_ratio: paired.length ? med(paired.map((r) => r.ours.decode.tokens_per_s / r.torch!.decode.tokens_per_s)) : null,
   };
-  const f = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
-  console.log(`| ${row.workload} | ${f(row.train_ours)} | ${f(row.train_torch)} | ${f(row.train_ratio, 2)} | ${f(row.mfu_ours * 100, 0)}% | ${row.mfu_torch === null ? '-' : `${(row.mfu_torch * 100).toFixed(0)}%`} | ${f(row.decode_ours)} | ${f(row.decode_torch)} | ${f(row.decode_ratio, 2)} |`);
+  const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
+  console.log(`| ${row.workload} | ${f(row.peak_gflops, 0)} | ${f(row.train_ours)} | ${f(row.train_torch)} | ${f(row.train_ratio, 2)} | ${pct(row.mfu_ours)} | ${pct(row.mfu_torch)} | ${f(row.decode_ours)} | ${f(row.decode_torch)} | ${f(row.decode_ratio, 2)} |`);
   return row;
 });
-const report = { threads, peak_gflops: peak, peak_before: peakBefore, peak_after: peakAfter, rows, raw: results };
+const report = { threads, rounds, rows, raw: results.map((r) => ({ workload: r.workload.name, train_gflop_per_step: r.flops / 1e9, rounds: r.rounds })) };
 await mkdir(`${ROOT}bench/out`, { recursive: true });
 await writeFile(`${ROOT}bench/out/engine.json`, JSON.stringify(report, null, 2));
 console.log(JSON.stringify(report));

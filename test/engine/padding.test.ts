@@ -1,0 +1,50 @@
+// Padding: a sequence scores the same alone, left-padded and right-padded in one batch (attention_mask input,
+// position ids from the mask), and the pads get no gradient.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readQwen3Config } from '../../engine/config.ts';
+import { readSafetensors } from '../../engine/safetensors.ts';
+import { Learner } from '../../engine/learner.ts';
+
+const DIR = new URL('../fixtures/engine/qwen3_tied/', import.meta.url).pathname;
+
+test('left and right padding give the unpadded log-probs, entropies and loss', async () => {
+  const { config } = await readQwen3Config(`${DIR}config.json`);
+  const weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
+  const learner = await Learner.create(config, weights, { deviceOptions: { threads: 1 } });
+  try {
+    const seq = [5, 17, 42, 8, 23, 61];
+    const n = seq.length;
+    const batch = {
+      inputIds: [seq, [0, 0, 0, ...seq], [...seq, 0, 0]],
+      attentionMask: [seq.map(() => 1), [0, 0, 0, ...seq.map(() => 1)], [...seq.map(() => 1), 0, 0]],
+    };
+    const { logp, entropy } = await learner.logProbs(batch);
+    for (let t = 0; t < n - 1; t++) {
+      assert.ok(Math.abs(logp[1][t + 3] - logp[0][t]) < 1e-5, `left-padded logp[${t}]: ${logp[1][t + 3]} vs ${logp[0][t]}`);
+      assert.ok(Math.abs(logp[2][t] - logp[0][t]) < 1e-5, `right-padded logp[${t}]`);
+      assert.ok(Math.abs(entropy[1][t + 3] - entropy[0][t]) < 1e-5, `left-padded entropy[${t}]`);
+    }
+    // The same loss (and so the same gradient norm) alone and padded among others.
+    const lossMask = (pad: number, left: boolean) => {
+      const real = seq.map((_, t) => (t < n - 1 ? 1 : 0));
+      const zeros = new Array<number>(pad).fill(0);
+      return left ? [...zeros, ...real] : [...real, ...zeros];
+    };
+    const alone = await learner.gradients([{ inputIds: [seq], lossMask: [lossMask(0, true)] }], { kind: 'sft' });
+    const padded = await learner.gradients([{ ...batch, inputIds: batch.inputIds.slice(1), attentionMask: batch.attentionMask.slice(1), lossMask: [lossMask(3, true), lossMask(2, false)] }], { kind: 'sft' });
+    assert.ok(Math.abs(alone.metrics.loss - padded.metrics.loss) < 1e-5, `loss ${alone.metrics.loss} vs ${padded.metrics.loss}`);
+    for (const [name, t] of alone.grads) {
+      const p = padded.grads.get(name)!;
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < t.data.length; i++) {
+        diff = Math.max(diff, Math.abs(t.data[i] - p.data[i]));
+        scale = Math.max(scale, Math.abs(t.data[i]));
+      }
+      assert.ok(diff <= 1e-4 * scale + 1e-7, `${name}: ${diff} vs ${scale}`);
+    }
+  } finally {
+    await learner.close();
+  }
+});

@@ -1,21 +1,24 @@
 // One run of the balance stage's data work on a source folder, the way the workflow runs it: the five ingests
 // in parallel (each in its worker thread), then dedupe + sample, then the RL dataset and the rejects table.
-// Usage: node --import tsx bench/balance/stage.ts SRC_DIR WORK_DIR [--serial]
+// Usage: node --import tsx bench/balance/stage.ts SRC_DIR WORK_DIR [--serial] [--lanes N]
 import { rm } from 'node:fs/promises';
 import { ingestSource, selectBalanced, writeRejectsTable, writeRlDataset } from '../../activities/balance/index.ts';
 import { fixtureSources } from '../../test/fixtures/balance-sources.ts';
 
-const [src, work, flag] = process.argv.slice(2);
+const [src, work, ...flags] = process.argv.slice(2);
+const serial = flags.includes('--serial');
+const lanesAt = flags.indexOf('--lanes');
+const lanes = lanesAt >= 0 ? Number(flags[lanesAt + 1]) : undefined;
 if (!src || !work) {
-  console.error('usage: node --import tsx bench/balance/stage.ts SRC_DIR WORK_DIR [--serial]');
+  console.error('usage: node --import tsx bench/balance/stage.ts SRC_DIR WORK_DIR [--serial] [--lanes N]');
   process.exit(2);
 }
 await rm(work, { recursive: true, force: true });
 const t0 = performance.now();
 const sources = fixtureSources().map((s) => ({ ...s, filters: { ...s.filters, max_test_bytes: 64 << 20 } }));
 const ingested = [];
-if (flag === '--serial') for (const s of sources) ingested.push(await ingestSource({ source: s, baseDir: src, workDir: work }));
-else ingested.push(...(await Promise.all(sources.map((s) => ingestSource({ source: s, baseDir: src, workDir: work })))));
+if (serial) for (const s of sources) ingested.push(await ingestSource({ source: s, baseDir: src, workDir: work, lanes }));
+else ingested.push(...(await Promise.all(sources.map((s) => ingestSource({ source: s, baseDir: src, workDir: work, lanes })))));
 const t1 = performance.now();
 const sel = await selectBalanced({
   inputs: ingested.map((r) => ({ source: r.source, candidates: r.candidates, take: 400 })),

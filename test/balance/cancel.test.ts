@@ -20,7 +20,7 @@ const isAbort = (reason: unknown) => (err: Error & { cause?: unknown }) => {
 };
 
 describe('cancellation', () => {
-  it('terminates an ingest on abort: rejects with AbortError and never writes the candidates file', async () => {
+  for (const lanes of [1, 2]) it(`terminates an ingest on abort (${lanes} lane(s)): rejects with AbortError and never writes the candidates file`, async () => {
     const numina = sourceNamed(fx, 'numina_math');
     const work = await tempDir('cancel');
     const controller = new AbortController();
@@ -30,6 +30,7 @@ describe('cancellation', () => {
       source: numina,
       baseDir: fx.dir,
       workDir: work,
+      lanes,
       signal: controller.signal,
       onProgress: () => {
         progressEvents++;

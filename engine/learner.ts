@@ -36,7 +36,7 @@ export interface LearnerOptions {
   optimizer?: Partial<OptimizerConfig>;
   /** Seed of the learner's RNG stream (saved with its state). */
   seed?: number;
-  /** Store-name prefix of the weights on the device (default 'w/'). */
+  /** Store-name prefix of the weights on the device (default: '<this learner's namespace>w/'). */
   prefix?: string;
 }
 
@@ -59,6 +59,8 @@ export interface TrainStepResult {
   step: number;
 }
 
+let instances = 0;
+
 export class Learner {
   readonly names: string[];
   private rngStream: Rng;
@@ -71,6 +73,8 @@ export class Learner {
     readonly device: Device,
     private readonly ownsDevice: boolean,
     readonly dtype: FloatType,
+    /** Namespace of this learner's gradients and moments in the device store. */
+    private readonly ns: string,
     readonly prefix: string,
     opts: LearnerOptions,
   ) {
@@ -82,7 +86,8 @@ export class Learner {
   /** Moves `weights` (f32 host tensors) onto the device; the learner owns them from then on. */
   static async create(config: Qwen3Config, weights: Weights, opts: LearnerOptions = {}): Promise<Learner> {
     const device = opts.device ?? new Device(opts.deviceOptions);
-    const l = new Learner(config, device, !opts.device, opts.dtype ?? 'float32', opts.prefix ?? 'w/', opts);
+    const ns = `learner${instances++}/`;
+    const l = new Learner(config, device, !opts.device, opts.dtype ?? 'float32', ns, opts.prefix ?? `${ns}w/`, opts);
     await l.setWeights(weights);
     return l;
   }
@@ -121,7 +126,7 @@ export class Learner {
   }
 
   /**
-   * Accumulates the gradients of a mini-batch (its micro-batches in order) into the device tensors `grad/<name>`.
+   * Accumulates the gradients of a mini-batch (its micro-batches in order) into the device tensors `<ns>grad/<name>`.
    * Returns the summed (= token-mean) metrics and the number of loss tokens.
    */
   private async accumulateGradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ metrics: Record<string, number>; lossTokens: number; sumSq: number }> {
@@ -141,12 +146,12 @@ export class Learner {
     const rowsOnly = new Map(rowParams.filter((n) => !denseParams.includes(n)).map((n) => [n, 0]));
     let sumSq = 0;
     for (let i = 0; i < encoded.length; i++) {
-      const into = i === 0 ? 'grad/' : 'gradpart/';
+      const into = i === 0 ? `${this.ns}grad/` : `${this.ns}gradpart/`;
       const fetches: Record<string, string | null> = { grad_sumsq: null };
       for (const n of denseParams) fetches[GRAD_PREFIX + n] = into + n;
       for (const n of rowParams) {
-        fetches[ROWS_PREFIX + n] = `gradrows/${n}`;
-        fetches[ROW_INDEX_PREFIX + n] = `gradrowidx/${n}`;
+        fetches[ROWS_PREFIX + n] = `${this.ns}gradrows/${n}`;
+        fetches[ROW_INDEX_PREFIX + n] = `${this.ns}gradrowidx/${n}`;
       }
       for (const o of session.outputs) if (o.startsWith(METRIC_PREFIX)) fetches[o] = null;
       const feeds = { ...this.weightFeeds(), ...encoded[i].feeds, loss_scale: scalar(lossTokens > 0 ? 1 / lossTokens : 0), ...knobs };
@@ -156,23 +161,23 @@ export class Learner {
         const name = k.slice(METRIC_PREFIX.length);
         metrics[name] = (metrics[name] ?? 0) + Number(v.data[0]);
       }
-      sumSq = i === 0 ? Number(out.grad_sumsq.data[0]) : await this.device.accumulate(denseParams.map((n) => [`grad/${n}`, `gradpart/${n}`]));
+      sumSq = i === 0 ? Number(out.grad_sumsq.data[0]) : await this.device.accumulate(denseParams.map((n) => [`${this.ns}grad/${n}`, `${this.ns}gradpart/${n}`]));
       for (const n of rowParams) {
-        const delta = await this.device.scatterRows(`grad/${n}`, `gradrows/${n}`, `gradrowidx/${n}`, this.prefix + n);
+        const delta = await this.device.scatterRows(`${this.ns}grad/${n}`, `${this.ns}gradrows/${n}`, `${this.ns}gradrowidx/${n}`, this.prefix + n);
         if (rowsOnly.has(n)) rowsOnly.set(n, rowsOnly.get(n)! + delta);
         else sumSq += delta;
       }
       for (const v of rowsOnly.values()) sumSq += v;
     }
-    await this.device.drop([...denseParams.map((n) => `gradpart/${n}`), ...rowParams.flatMap((n) => [`gradrows/${n}`, `gradrowidx/${n}`])]);
+    await this.device.drop([...denseParams.map((n) => `${this.ns}gradpart/${n}`), ...rowParams.flatMap((n) => [`${this.ns}gradrows/${n}`, `${this.ns}gradrowidx/${n}`])]);
     return { metrics, lossTokens, sumSq };
   }
 
   /** Gradients of the mini-batch loss w.r.t. every parameter, without updating anything (tests, diagnostics). */
   async gradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ grads: Weights; metrics: Record<string, number> }> {
     const { metrics } = await this.accumulateGradients(micro, loss);
-    const grads = await this.fetch(this.names.map((n) => `grad/${n}`), this.names);
-    await this.device.drop(this.names.map((n) => `grad/${n}`));
+    const grads = await this.fetch(this.names.map((n) => `${this.ns}grad/${n}`), this.names);
+    await this.device.drop(this.names.map((n) => `${this.ns}grad/${n}`));
     return { grads, metrics };
   }
 
@@ -186,9 +191,9 @@ export class Learner {
     if (lossTokens > 0) {
       ({ gradNorm, skipped } = await this.device.adamw({
         params: this.names.map((n) => this.prefix + n),
-        grads: this.names.map((n) => `grad/${n}`),
-        moments1: this.names.map((n) => `adam.m/${n}`),
-        moments2: this.names.map((n) => `adam.v/${n}`),
+        grads: this.names.map((n) => `${this.ns}grad/${n}`),
+        moments1: this.names.map((n) => `${this.ns}adam.m/${n}`),
+        moments2: this.names.map((n) => `${this.ns}adam.v/${n}`),
         lr,
         beta1: o.beta1,
         beta2: o.beta2,
@@ -199,7 +204,7 @@ export class Learner {
         sumSq,
       }));
     }
-    await this.device.drop(this.names.map((n) => `grad/${n}`));
+    await this.device.drop(this.names.map((n) => `${this.ns}grad/${n}`));
     if (!skipped) this.stepCount++;
     const { loss: lossValue = 0, ...rest } = metrics;
     return { loss: lossValue, gradNorm, skipped, lossTokens, metrics: rest, step: this.stepCount };
@@ -209,7 +214,7 @@ export class Learner {
   async state(): Promise<LearnerState> {
     const shapes = qwen3ParamShapes(this.config);
     const moments = async (k: 'm' | 'v'): Promise<Weights> => {
-      const stored = await this.fetch(this.names.map((n) => `adam.${k}/${n}`), this.names).catch(() => null);
+      const stored = await this.fetch(this.names.map((n) => `${this.ns}adam.${k}/${n}`), this.names).catch(() => null);
       if (stored) return stored;
       return new Map(this.names.map((n) => [n, { shape: shapes.get(n)!, data: new Float32Array(shapes.get(n)!.reduce((a, b) => a * b, 1)) }]));
     };
@@ -222,17 +227,19 @@ export class Learner {
       for (const [k, w] of [['m', s.optimizer.m], ['v', s.optimizer.v]] as const) {
         const t = w.get(name);
         if (!t) throw new Error(`learner: optimizer state lacks ${k} of ${name}`);
-        await this.device.put(`adam.${k}/${name}`, this.toDevice(t.shape, t.data));
+        await this.device.put(`${this.ns}adam.${k}/${name}`, this.toDevice(t.shape, t.data));
       }
     }
     this.stepCount = s.step;
     this.rngStream = Rng.fromState(s.rng);
   }
 
+  /** Releases the programs and, on a shared device, the weights and moments this learner stored. */
   async close(): Promise<void> {
     for (const s of this.sessions.values()) await this.device.release(await s).catch(() => undefined);
     this.sessions.clear();
     if (this.ownsDevice) await this.device.close();
+    else await this.device.drop(this.names.flatMap((n) => [this.prefix + n, `${this.ns}adam.m/${n}`, `${this.ns}adam.v/${n}`]));
   }
 
   private session(key: string, build: () => Program): Promise<Session> {

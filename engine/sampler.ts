@@ -75,6 +75,7 @@ export class Sampler {
     private readonly ownsDevice: boolean,
     private readonly prefix: string,
     readonly dtype: FloatType,
+    private readonly ownsWeights: boolean,
   ) {
     this.kv = `kv${instances++}/`;
   }
@@ -82,14 +83,15 @@ export class Sampler {
   static async create(config: Qwen3Config, opts: SamplerOptions): Promise<Sampler> {
     const device = opts.device ?? new Device(opts.deviceOptions);
     const dtype = opts.dtype ?? 'float32';
-    const s = new Sampler(config, device, !opts.device, opts.prefix ?? `sampler${instances}/w/`, dtype);
+    if (!opts.weights === !opts.prefix) throw new Error('sampler: give either weights or the store prefix of weights on the device');
+    const s = new Sampler(config, device, !opts.device, opts.prefix ?? `sampler${instances}/w/`, dtype, !opts.prefix);
     if (opts.weights) await s.setWeights(opts.weights);
-    else if (!opts.prefix) throw new Error('sampler: give either weights or the store prefix of weights on the device');
     return s;
   }
 
-  /** Uploads new weights (only for a sampler that holds its own copy). */
+  /** Uploads new weights (a sampler that reads another's weights through `prefix` cannot). */
   async setWeights(weights: Weights): Promise<void> {
+    if (!this.ownsWeights) throw new Error('sampler: reads weights stored by someone else (prefix); update them there');
     for (const [name] of qwen3ParamShapes(this.config)) {
       const t = weights.get(name);
       if (!t) throw new Error(`sampler: weights lack ${name}`);
@@ -139,9 +141,12 @@ export class Sampler {
     }
   }
 
+  /** Releases the decode program and, on a shared device, the caches (and weights it uploaded itself). */
   async close(): Promise<void> {
     if (this.session) await this.device.release(await this.session).catch(() => undefined);
-    if (this.ownsDevice) await this.device.close();
+    if (this.ownsDevice) return this.device.close();
+    await this.release(this.seqs.map((s) => s.id));
+    if (this.ownsWeights) await this.device.drop([...qwen3ParamShapes(this.config).keys()].map((n) => this.prefix + n));
   }
 
   private find(seqId: number): Sequence {

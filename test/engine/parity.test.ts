@@ -75,7 +75,7 @@ for (const name of ['qwen3_tied', 'qwen3_untied']) {
       const program = logitsProgram(f.config, 'float32');
       const session = await learner.device.load(program.bytes);
       const enc = encodeSequences(seq);
-      const feeds = { ...Object.fromEntries(program.params.map((n) => [n, `w/${n}`])), input_ids: enc.feeds.input_ids, position_ids: enc.feeds.position_ids, attention_mask: enc.feeds.attention_mask };
+      const feeds = { ...Object.fromEntries(program.params.map((n) => [n, learner.prefix + n])), input_ids: enc.feeds.input_ids, position_ids: enc.feeds.position_ids, attention_mask: enc.feeds.attention_mask };
       const { logits } = await learner.device.run(session, feeds, { logits: null });
       const v = f.config.vocabSize;
       assert.deepEqual(logits.shape, [4, 10, v]);

@@ -6,7 +6,7 @@ import { Graph } from './graph/graph.ts';
 import type { FloatType, Tensor } from './graph/graph.ts';
 import { grad } from './graph/autodiff.ts';
 import { shapeOf } from './graph/ops/elementwise.ts';
-import { tokenLogProbs } from './graph/ops/nn.ts';
+import { logSumExp, tokenLogProbs } from './graph/ops/nn.ts';
 import { reshape } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead } from './qwen3/model.ts';
 import type { Qwen3Params } from './qwen3/model.ts';
@@ -114,7 +114,8 @@ export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['
  * One KV-cached decoding step over T new tokens per row (T = 1 when decoding, more for a prefill or an
  * appended tool turn). Extra inputs: past_keys.<l> [B, Hkv, D, S], past_values.<l> [B, Hkv, S, D], past_len
  * int64 [B], new_valid bool [B, T], last_index int64 [B] (flat row index b*T + t of each row's last real token).
- * Outputs: logits [B, V] at last_index, new_keys.<l> [B, Hkv, D, T], new_values.<l> [B, Hkv, T, D].
+ * Outputs: logits [B, V] at last_index and their log-sum-exp lse [B], new_keys.<l> [B, Hkv, D, T],
+ * new_values.<l> [B, Hkv, T, D].
  */
 export function decodeProgram(cfg: Qwen3Config, dtype: FloatType): Program {
   const g = new Graph(dtype);
@@ -130,6 +131,7 @@ export function decodeProgram(cfg: Qwen3Config, dtype: FloatType): Program {
   const step = decoderStep(cfg, p, ids, positions, { keys, values, pastLen, newValid });
   const logits = g.noGrad(() => lmHead(p, g.apply1('Gather', [step.hidden, last], { axis: 0 }, { dtype, shape: ['B', cfg.hiddenSize] })));
   g.output(logits, 'logits');
+  g.output(g.noGrad(() => logSumExp(logits)), 'lse');
   step.newKeys.forEach((k, l) => g.output(k, `new_keys.${l}`));
   step.newValues.forEach((v, l) => g.output(v, `new_values.${l}`));
   return { bytes: g.toModel(), params: [...p.byName.keys()] };

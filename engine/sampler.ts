@@ -183,11 +183,11 @@ export class Sampler {
     if (active.some((s) => s.pending.length === 0)) throw new Error('sampler: a sequence has nothing to continue from');
     let live = params.maxNewTokens > 0 ? active : [];
     while (live.length > 0) {
-      const logits = await this.step(new Set(live));
+      const { logits, lse } = await this.step(new Set(live));
       const vocab = this.config.vocabSize;
       for (const s of live) {
         const r = this.seqs.indexOf(s);
-        const { token, logprob } = sampleToken(logits, r * vocab, vocab, params, s.rng);
+        const { token, logprob } = sampleToken(logits, r * vocab, vocab, params, s.rng, lse[r]);
         const g = out.get(s.id)!;
         g.tokens.push(token);
         g.logprobs.push(logprob);
@@ -203,7 +203,7 @@ export class Sampler {
   }
 
   /** Feeds every participating row its pending tokens; returns the logits [rows, vocab] at each row's last one. */
-  private async step(rows: Set<Sequence>): Promise<Float32Array | Float64Array> {
+  private async step(rows: Set<Sequence>): Promise<{ logits: Float32Array | Float64Array; lse: Float32Array | Float64Array }> {
     const started = performance.now();
     const b = this.seqs.length;
     const t = Math.max(...[...rows].map((s) => s.pending.length));
@@ -237,7 +237,7 @@ export class Sampler {
       past_len: { dtype: 'int64', shape: [b], data: pastLen },
       last_index: { dtype: 'int64', shape: [b], data: last },
     };
-    const fetches: Record<string, string | null> = { logits: null };
+    const fetches: Record<string, string | null> = { logits: null, lse: null };
     for (const l of this.layers()) {
       feeds[`past_keys.${l}`] = `${this.kv}k.${l}`;
       feeds[`past_values.${l}`] = `${this.kv}v.${l}`;
@@ -246,15 +246,18 @@ export class Sampler {
     }
     for (const name of session.inputs) if (!(name in feeds)) feeds[name] = this.prefix + name;
     const out = await this.device.run(session, feeds, fetches);
-    for (const l of this.layers()) {
-      await this.device.writeSlots(`${this.kv}k.${l}`, `${this.kv}nk.${l}`, slots, true);
-      await this.device.writeSlots(`${this.kv}v.${l}`, `${this.kv}nv.${l}`, slots, false);
-    }
+    await this.device.writeSlots(
+      this.layers().flatMap((l) => [
+        { dst: `${this.kv}k.${l}`, src: `${this.kv}nk.${l}`, keysTransposed: true },
+        { dst: `${this.kv}v.${l}`, src: `${this.kv}nv.${l}`, keysTransposed: false },
+      ]),
+      slots,
+    );
     for (const s of rows) {
       s.cached += s.pending.length;
       s.pending = [];
     }
     this.onStep?.({ rows: b, tokens: t, ms: performance.now() - started });
-    return out.logits.data as Float32Array | Float64Array;
+    return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array };
   }
 }

@@ -18,15 +18,17 @@ export function validateChoice(c: TokenChoice): void {
   if (c.topK !== undefined && !(Number.isInteger(c.topK) && c.topK >= 0)) throw new Error(`sampling: top_k must be a non-negative integer, got ${c.topK}`);
 }
 
-/** Chooses a token from logits[offset, offset + vocab). */
-export function sampleToken(logits: Float32Array | Float64Array, offset: number, vocab: number, c: TokenChoice, rng: Rng): { token: number; logprob: number } {
+/** Chooses a token from logits[offset, offset + vocab); `lse` is the row's log-sum-exp when already known. */
+export function sampleToken(logits: Float32Array | Float64Array, offset: number, vocab: number, c: TokenChoice, rng: Rng, lse?: number): { token: number; logprob: number } {
   const row = logits.subarray(offset, offset + vocab);
   let best = 0;
   for (let i = 1; i < vocab; i++) if (row[i] > row[best]) best = i;
   const max = row[best];
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(row[i] - max);
-  const lse = max + Math.log(sum);
+  if (lse === undefined) {
+    let sum = 0;
+    for (let i = 0; i < vocab; i++) sum += Math.exp(row[i] - max);
+    lse = max + Math.log(sum);
+  }
   if (c.temperature === 0) return { token: best, logprob: row[best] - lse };
 
   // Unnormalised tempered probabilities.

@@ -56,11 +56,6 @@ function toAttr(a: Attr): AttrValue {
   return a;
 }
 
-/** A float attribute (plain numbers are taken as ints). */
-export function floatAttr(v: number): AttrValue {
-  return { kind: 'float', v };
-}
-
 export class Graph {
   readonly tape: TapeEntry[] = [];
   /**
@@ -222,10 +217,5 @@ export class Graph {
       opset: this.opset,
       irVersion,
     });
-  }
-
-  /** Number of nodes emitted so far (before pruning). */
-  get size(): number {
-    return this.nodes.length;
   }
 }

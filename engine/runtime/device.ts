@@ -128,9 +128,9 @@ export class Device {
     return this.call('rename', { pairs });
   }
 
-  /** KV-cache write-back; see worker.mjs. */
-  writeSlots(dst: string, src: string, slots: Int32Array, keysTransposed: boolean): Promise<void> {
-    return this.call('writeSlots', { dst, src, slots, keysTransposed });
+  /** KV-cache write-back of several caches at the same slots; see worker.mjs. */
+  writeSlots(writes: { dst: string; src: string; keysTransposed: boolean }[], slots: Int32Array): Promise<void> {
+    return this.call('writeSlots', { writes, slots });
   }
 
   /** KV-cache re-layout to a new capacity and row order; see worker.mjs. */

@@ -59,8 +59,14 @@ async function run({ session, feeds, fetches }) {
 }
 
 // KV-cache write-back: rows of `src` ([B, H, T, D], or [B, H, D, T] when `keysTransposed`) land in the cache
-// `dst` ([B, H, S, D], or [B, H, D, S]) at per-token slots `slots` ([B * T], -1 = skip).
-function writeSlots({ dst, src, slots, keysTransposed }) {
+// `dst` ([B, H, S, D], or [B, H, D, S]) at per-token slots `slots` ([B * T], -1 = skip). One message carries
+// every layer's keys and values.
+function writeSlots({ writes, slots }) {
+  for (const w of writes) writeSlotsOne(w.dst, w.src, slots, w.keysTransposed);
+  return { value: null, transfer: [] };
+}
+
+function writeSlotsOne(dst, src, slots, keysTransposed) {
   const cache = stored(dst);
   const part = stored(src);
   const [B, H] = cache.shape;
@@ -84,7 +90,6 @@ function writeSlots({ dst, src, slots, keysTransposed }) {
       }
     }
   }
-  return { value: null, transfer: [] };
 }
 
 // Re-lays out a KV cache for a new slot capacity (and, with `rows`, a new row order / subset; -1 = empty row).

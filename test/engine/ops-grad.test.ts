@@ -30,7 +30,7 @@ check('where', {
   fixed: [{ dtype: 'bool', shape: [2, 3], values: [1, 0, 1, 0, 0, 1] }],
   f: ([a, b], [c]) => E.where(c, a, b),
 });
-check('neg, exp, tanh, sigmoid, sin, cos', { inputs: [x(5)], f: ([a]) => E.add(E.add(E.neg(E.exp(a)), E.tanh(a)), E.mul(E.sigmoid(a), E.add(E.sin(a), E.cos(a)))) });
+check('neg, exp, sigmoid, sin, cos', { inputs: [x(5)], f: ([a]) => E.add(E.neg(E.exp(a)), E.mul(E.sigmoid(a), E.add(E.sin(a), E.cos(a)))) });
 check('log, sqrt, reciprocal, rsqrt', { inputs: [positive(6)], f: ([a]) => E.add(E.add(E.log(a), E.sqrt(a)), E.add(E.reciprocal(a), E.rsqrt(a))) });
 check('silu', { inputs: [x(7)], f: ([a]) => E.silu(a) });
 check('clip (inside and outside the range)', { inputs: [{ shape: [6], values: [-3, -0.5, 0.1, 0.7, 2.2, -1.7] }], f: ([a]) => E.clip(a, -1, 1) });
@@ -73,7 +73,6 @@ check('linear', { inputs: [x(3, 4), x(6, 4)], f: ([a, w]) => L.linear(a, w) });
 
 // NN ops with hand-written rules.
 check('softmax', { inputs: [x(3, 5)], f: ([a]) => N.softmax(a) });
-check('logSoftmax', { inputs: [x(3, 5)], f: ([a]) => N.logSoftmax(a) });
 check('rmsNorm (x and weight)', { inputs: [x(2, 3, 8), x(8)], f: ([a, w]) => N.rmsNorm(a, w, 1e-6) });
 check('rope', {
   inputs: [x(2, 3, 6)],

@@ -82,12 +82,7 @@ export const greater = (a: Num, b: Num): Tensor => binary('Greater', a, b, undef
 export const greaterOrEqual = (a: Num, b: Num): Tensor => binary('GreaterOrEqual', a, b, undefined, 'bool');
 export const less = (a: Num, b: Num): Tensor => binary('Less', a, b, undefined, 'bool');
 export const lessOrEqual = (a: Num, b: Num): Tensor => binary('LessOrEqual', a, b, undefined, 'bool');
-export const equal = (a: Num, b: Num): Tensor => binary('Equal', a, b, undefined, 'bool');
 export const and = (a: Tensor, b: Tensor): Tensor => binary('And', a, b, undefined, 'bool');
-export const or = (a: Tensor, b: Tensor): Tensor => binary('Or', a, b, undefined, 'bool');
-export const not = (a: Tensor): Tensor => a.graph.apply1('Not', [a], {}, { dtype: 'bool', shape: a.shape });
-export const isNaN = (a: Tensor): Tensor => a.graph.apply1('IsNaN', [a], {}, { dtype: 'bool', shape: a.shape });
-export const isInf = (a: Tensor): Tensor => a.graph.apply1('IsInf', [a], {}, { dtype: 'bool', shape: a.shape });
 
 /** cond ? a : b (cond broadcasts too). */
 export function where(cond: Tensor, a: Num, b: Num): Tensor {
@@ -111,7 +106,6 @@ export const log = (x: Tensor): Tensor => unary('Log', x, (g, x0) => div(g, x0))
 export const sqrt = (x: Tensor): Tensor => unary('Sqrt', x, (g, _x, y) => div(mul(g, 0.5), y));
 export const reciprocal = (x: Tensor): Tensor => unary('Reciprocal', x, (g, _x, y) => neg(mul(g, mul(y, y))));
 export const sigmoid = (x: Tensor): Tensor => unary('Sigmoid', x, (g, _x, y) => mul(g, mul(y, sub(1, y))));
-export const tanh = (x: Tensor): Tensor => unary('Tanh', x, (g, _x, y) => mul(g, sub(1, mul(y, y))));
 export const cos = (x: Tensor): Tensor => unary('Cos', x, (g, x0) => neg(mul(g, sin(x0))));
 export const sin = (x: Tensor): Tensor => unary('Sin', x, (g, x0) => mul(g, cos(x0)));
 
@@ -147,11 +141,6 @@ export function cast(x: Tensor, dtype: DataType): Tensor {
   const float = (t: DataType) => t === 'float32' || t === 'float64';
   const rule = float(x.dtype) && float(dtype) ? ([g]: (Tensor | null)[]) => [cast(g!, x.dtype)] : undefined;
   return x.graph.apply1('Cast', [x], { to: { kind: 'int', v: { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 }[dtype] } }, { dtype, shape: x.shape }, rule);
-}
-
-/** Gradient is cut here. */
-export function detach(x: Tensor): Tensor {
-  return x.requiresGrad ? x.graph.apply1('Identity', [x], {}, { dtype: x.dtype, shape: x.shape }) : x;
 }
 
 /** Zeros of x's shape and dtype (materialised). */

@@ -13,13 +13,6 @@ export function softmax(x: Tensor): Tensor {
   return y;
 }
 
-/** Log-softmax over the last axis; dx = g - softmax * sum(g). */
-export function logSoftmax(x: Tensor): Tensor {
-  const g = x.graph;
-  const y: Tensor = g.apply1('LogSoftmax', [x], { axis: -1 }, { dtype: x.dtype, shape: x.shape }, ([gy]) => [sub(gy!, mul(exp(y), sum(gy!, [-1], true)))]);
-  return y;
-}
-
 /**
  * RMSNorm over the last axis: y = x / sqrt(mean(x^2) + eps) * w. With r = 1/sqrt(mean(x^2) + eps) and
  * xh = x * r: dw = sum(g * xh) over the leading axes, dx = r * (g*w - xh * mean(g*w * xh)).
@@ -53,6 +46,12 @@ export function rope(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
   const g = x.graph;
   const y = g.noGrad(() => add(mul(x, cosT), mul(rotateHalf(x, 1), sinT)));
   return g.attach(y, [x], ([gy]) => [add(mul(gy!, cosT), rotateHalf(mul(gy!, sinT), -1))]);
+}
+
+/** log sum exp over the last axis (no gradient rule: for reporting and sampling). */
+export function logSumExp(x: Tensor): Tensor {
+  const m = max(x, [-1], true);
+  return squeeze(add(m, log(sum(exp(sub(x, m)), [-1], true))), [-1]);
 }
 
 /**

@@ -46,24 +46,8 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
-def ensure_venv():
-    """Re-runs this script under the project venv (.tools/py), creating and filling it first when missing."""
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-        return
-    except ImportError:
-        pass
-    venv = os.path.join(ROOT, ".tools", "py")
-    venv_py = os.path.join(venv, "bin", "python")
-    if os.environ.get("AGENTRL_VENV_BOOTSTRAPPED") == "1":
-        sys.exit(f"torch/transformers still missing under {sys.executable}: check infra/requirements-py.txt")
-    if not os.path.exists(venv_py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv], stdout=sys.stderr)
-    req = os.path.join(ROOT, "infra", "requirements-py.txt")
-    subprocess.check_call([venv_py, "-m", "pip", "install", "-q", "-r", req], stdout=sys.stderr)
-    os.environ["AGENTRL_VENV_BOOTSTRAPPED"] = "1"
-    os.execv(venv_py, [venv_py, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+sys.path.insert(0, os.path.join(ROOT, "infra"))
+from py_venv import ensure_venv  # noqa: E402  (shared bootstrap of the project venv)
 
 QWEN3_06B = dict(
     model_type="qwen3", hidden_size=1024, num_attention_heads=16, num_key_value_heads=8, head_dim=128,

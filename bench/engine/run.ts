@@ -2,7 +2,7 @@
 // CPU (bench/engine/torch_baseline.py), same configs, shapes and threads, in one invocation; plus the train step's
 // achieved FLOP/s as a fraction of this machine's MatMul peak, measured with an ONNX MatMul in the same run.
 //
-//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b] [--train-steps 3] [--rounds 3] [--no-torch]
+//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b,qwen3-0.6b-1k] [--train-steps 5] [--rounds 3] [--no-torch]
 //
 // The machines are shared and noisy: each of `rounds` rounds measures the peak, ours and the baseline back to back,
 // ratios and MFU are taken within a round, and the median round is reported. Prints a table and one JSON line
@@ -30,8 +30,8 @@ function flag(name: string, fallback: string): string {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 const threads = Number(flag('threads', '2'));
-const models = flag('models', 'tiny,qwen3-0.6b').split(',');
-const trainSteps = Number(flag('train-steps', '3'));
+const models = flag('models', 'tiny,qwen3-0.6b,qwen3-0.6b-1k').split(',');
+const trainSteps = Number(flag('train-steps', '5'));
 const rounds = Number(flag('rounds', '3'));
 const withTorch = !process.argv.includes('--no-torch');
 
@@ -42,6 +42,7 @@ interface Workload {
   batch: number;
   seq: number;
   promptLen: number;
+  /** 0 = no decode measurement (a second train shape of the same model). */
   decodeTokens: number;
 }
 
@@ -54,6 +55,7 @@ async function workloads(): Promise<Workload[]> {
   const all: Workload[] = [
     { name: 'tiny', config: tiny, torchArgs: ['--model', 'tiny'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 64 },
     { name: 'qwen3-0.6b', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 2, seq: 256, promptLen: 32, decodeTokens: 16 },
+    { name: 'qwen3-0.6b-1k', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 0 },
   ];
   return all.filter((w) => models.includes(w.name));
 }
@@ -106,16 +108,25 @@ async function ours(w: Workload, device: Device, weights: Weights, peak: (runs?:
   const learner = await Learner.create(w.config, weights, { device, optimizer: { beta1: 0.9, beta2: 0.95, weightDecay: 0.01, maxGradNorm: 1 } });
   const micro = sftBatch(w.config, w.batch, w.seq);
   await learner.trainStep([micro], { kind: 'sft' }, 1e-5); // warm-up: session build, allocator, moments
+  // The peak is probed right before and right after the timed steps (not between them: a probe evicts the
+  // caches and costs a tiny model's next step ~10 ms); MFU is the median step's FLOP/s over the better probe.
+  const peaks = [await peak()];
   const steps: number[] = [];
-  const peaks: number[] = [];
   for (let i = 0; i < trainSteps; i++) {
-    peaks.push(await peak()); // probed next to every step: MFU is step FLOP/s over the peak of the same moment
     const t = performance.now();
     await learner.trainStep([micro], { kind: 'sft' }, 1e-5);
     steps.push((performance.now() - t) / 1000);
   }
+  peaks.push(await peak());
   const flops = trainFlops(w.config, w.batch, w.seq);
-  const sampler = await Sampler.create(w.config, { device, prefix: learner.prefix });
+  await learner.close();
+  const med = median(steps);
+  const train = { step_s: steps, median_step_s: med, tokens_per_s: (w.batch * w.seq) / med, peak_gflops: peaks, mfu: flops / med / (Math.max(...peaks) * 1e9) };
+  return { train, decode: w.decodeTokens > 0 ? await oursDecode(w, device, weights) : null };
+}
+
+async function oursDecode(w: Workload, device: Device, weights: Weights) {
+  const sampler = await Sampler.create(w.config, { device, weights });
   const rng = Rng.fromSeed(0, 'bench prompt');
   const prompt = Array.from({ length: w.promptLen }, () => rng.int(w.config.vocabSize));
   const decodeOnce = async () => {
@@ -129,20 +140,15 @@ async function ours(w: Workload, device: Device, weights: Weights, peak: (runs?:
   await decodeOnce(); // warm-up
   const dec = await decodeOnce();
   await sampler.close();
-  await learner.close();
-  const med = median(steps);
   const tokenS = median(dec.perToken);
-  return {
-    train: { step_s: steps, median_step_s: med, tokens_per_s: (w.batch * w.seq) / med, peak_gflops: peaks, mfu: median(steps.map((s, i) => flops / s / (peaks[i] * 1e9))) },
-    decode: { prefill_s: dec.prefill, median_token_s: tokenS, tokens_per_s: 1 / tokenS, mean_tokens_per_s: dec.perToken.length / dec.perToken.reduce((a, b) => a + b, 0) },
-  };
+  return { prefill_s: dec.prefill, median_token_s: tokenS, tokens_per_s: 1 / tokenS, mean_tokens_per_s: dec.perToken.length / dec.perToken.reduce((a, b) => a + b, 0) };
 }
 
 async function torch(w: Workload) {
   const args = [`${ROOT}bench/engine/torch_baseline.py`, ...w.torchArgs, '--threads', String(threads), '--batch', String(w.batch), '--seq', String(w.seq),
-    '--train-steps', String(trainSteps), '--prompt-len', String(w.promptLen), '--decode-tokens', String(w.decodeTokens)];
+    '--train-steps', String(trainSteps), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens)] : ['--skip-decode'])];
   const { stdout } = await run(`${ROOT}.tools/py/bin/python`, args, { maxBuffer: 1 << 24 });
-  return JSON.parse(stdout) as { train: { tokens_per_s: number; median_step_s: number }; decode: { tokens_per_s: number; mean_tokens_per_s: number } };
+  return JSON.parse(stdout) as { train: { tokens_per_s: number; median_step_s: number }; decode?: { tokens_per_s: number; mean_tokens_per_s: number } };
 }
 
 const device = new Device({ threads });
@@ -159,8 +165,8 @@ for (const w of await workloads()) {
   const weights = initWeights(w.config, 0);
   const rs: Round[] = [];
   // Each round measures ours, then the baseline, back to back: the host's load drifts over minutes, so ratios
-  // are taken within a round and the median round is reported. Our MFU uses a peak probed next to each step;
-  // the baseline's (context only) uses the round's best probe.
+  // are taken within a round and the median round is reported. Our MFU uses the peak probed around our steps;
+  // the baseline's (context only) the round's best probe.
   for (let r = 0; r < rounds; r++) {
     const o = await ours(w, device, weights, peak);
     const t = withTorch ? await torch(w) : null;
@@ -179,16 +185,16 @@ const rows = results.map(({ workload: w, flops, rounds: rs }) => {
   const mfu = (tps: number, peak: number) => (tps * perToken) / (peak * 1e9);
   const paired = rs.filter((r) => r.torch);
   const row = {
-    workload: `${w.name} (${w.batch}x${w.seq}, decode ${w.decodeTokens})`,
+    workload: `${w.name} (train ${w.batch}x${w.seq}${w.decodeTokens ? `, decode ${w.decodeTokens}` : ''})`,
     peak_gflops: median(rs.map((r) => r.peak_gflops)),
     train_ours: median(rs.map((r) => r.ours.train.tokens_per_s)),
     train_torch: paired.length ? median(paired.map((r) => r.torch!.train.tokens_per_s)) : null,
     train_ratio: paired.length ? median(paired.map((r) => r.ours.train.tokens_per_s / r.torch!.train.tokens_per_s)) : null,
     mfu_ours: median(rs.map((r) => r.ours.train.mfu)),
     mfu_torch: paired.length ? median(paired.map((r) => mfu(r.torch!.train.tokens_per_s, r.peak_gflops))) : null,
-    decode_ours: median(rs.map((r) => r.ours.decode.tokens_per_s)),
-    decode_torch: paired.length ? median(paired.map((r) => r.torch!.decode.tokens_per_s)) : null,
-    decode_ratio: paired.length ? median(paired.map((r) => r.ours.decode.tokens_per_s / r.torch!.decode.tokens_per_s)) : null,
+    decode_ours: w.decodeTokens ? median(rs.map((r) => r.ours.decode!.tokens_per_s)) : null,
+    decode_torch: w.decodeTokens && paired.length ? median(paired.map((r) => r.torch!.decode!.tokens_per_s)) : null,
+    decode_ratio: w.decodeTokens && paired.length ? median(paired.map((r) => r.ours.decode!.tokens_per_s / r.torch!.decode!.tokens_per_s)) : null,
   };
   const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
   console.log(`| ${row.workload} | ${f(row.peak_gflops, 0)} | ${f(row.train_ours)} | ${f(row.train_torch)} | ${f(row.train_ratio, 2)} | ${pct(row.mfu_ours)} | ${pct(row.mfu_torch)} | ${f(row.decode_ours)} | ${f(row.decode_torch)} | ${f(row.decode_ratio, 2)} |`);

@@ -83,7 +83,7 @@ export class Learner {
     this.rngStream = Rng.fromSeed(opts.seed ?? 0, 'learner');
   }
 
-  /** Moves `weights` (f32 host tensors) onto the device; the learner owns them from then on. */
+  /** Copies `weights` (f32 host tensors) onto the device (a fresh device unless `opts.device` is given). */
   static async create(config: Qwen3Config, weights: Weights, opts: LearnerOptions = {}): Promise<Learner> {
     const device = opts.device ?? new Device(opts.deviceOptions);
     const ns = `learner${instances++}/`;

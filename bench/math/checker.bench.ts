@@ -4,28 +4,15 @@
 //   sync       - verifyMathSync on the calling thread (the full checker without the hard time-out)
 //   worker     - MathChecker: the same checks in a worker thread with a hard time-out (what mathOutcome uses)
 // Run: node --import tsx bench/math/checker.bench.ts [passes]
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ComputeEngine } from '@cortex-js/compute-engine';
 import { MathChecker } from '../../rewards/math/checker.ts';
 import { extractAnswer } from '../../rewards/math/extract.ts';
-import type { ExtractionTarget } from '../../rewards/math/extract.ts';
 import { strictBoxedMatch } from '../../rewards/math/strict.ts';
 import { verifyMathSync } from '../../rewards/math/verifySync.ts';
+import { loadMathPairs, TARGETS, type MathPair } from '../../test/fixtures/math-pairs.ts';
 
-interface Pair {
-  id: string;
-  gold: string;
-  pred: string;
-  expected: boolean;
-  extraction: string;
-}
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const fixture = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'math-pairs.json');
-const pairs = JSON.parse(readFileSync(fixture, 'utf8')) as Pair[];
-const TARGETS: Record<string, ExtractionTarget[]> = { L: ['latex'], E: ['expr'], LE: ['latex', 'expr'], D: ['latex', 'expr'] };
+type Pair = MathPair;
+const pairs = loadMathPairs();
 const passes = Number(process.argv[2] ?? 10);
 if (!Number.isInteger(passes) || passes < 1) throw new Error(`passes must be a positive integer, got ${process.argv[2]}`);
 

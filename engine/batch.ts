@@ -36,14 +36,6 @@ function ints(rows: number[][], b: number, t: number, fill: (r: number, c: numbe
   return out;
 }
 
-function floats(dtype: FloatType, rows: number[][] | undefined, b: number, t: number, name: string): Float32Array | Float64Array {
-  const out = dtype === 'float64' ? new Float64Array(b * t) : new Float32Array(b * t);
-  if (!rows) throw new Error(`batch: ${name} is required`);
-  if (rows.length !== b) throw new Error(`batch: ${name} has ${rows.length} rows, expected ${b}`);
-  rows.forEach((row, r) => row.forEach((v, c) => (out[r * t + c] = v)));
-  return out;
-}
-
 function checkRows(name: string, rows: number[][] | undefined, lengths: number[]): void {
   if (!rows) return;
   if (rows.length !== lengths.length) throw new Error(`batch: ${name} has ${rows.length} rows, expected ${lengths.length}`);
@@ -82,20 +74,44 @@ export function encodeSequences(batch: SequenceBatch): Encoded {
   };
 }
 
-/** Everything a train micro-batch feeds, plus its number of loss tokens. */
+/**
+ * Everything a train micro-batch feeds, plus its number of loss tokens. Per-token values are packed at the loss
+ * positions only (loss_rows: flat b * cols + t where lossMask is non-zero), the only rows the head runs on. A
+ * micro-batch without loss tokens feeds one row of weight 0, so its program still runs and adds nothing.
+ */
 export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: boolean): Encoded & { lossTokens: number } {
   const enc = encodeSequences(batch);
   checkRows('lossMask', batch.lossMask, enc.lengths);
-  const shape = [enc.rows, enc.cols];
-  enc.feeds.loss_mask = { dtype, shape, data: floats(dtype, batch.lossMask, enc.rows, enc.cols, 'lossMask') };
+  const targets = enc.feeds.targets.data as BigInt64Array;
+  const positions: number[] = [];
+  let lossTokens = 0;
+  batch.lossMask.forEach((row, r) =>
+    row.forEach((v, c) => {
+      if (!Number.isFinite(v)) throw new Error(`batch: lossMask[${r}][${c}] is ${v}`);
+      if (v !== 0) positions.push(r * enc.cols + c);
+      lossTokens += v;
+    }),
+  );
+  if (positions.length === 0) positions.push(0);
+  const m = positions.length;
+  const packed = (rows: number[][] | undefined, name: string) => {
+    if (!rows) throw new Error(`batch: ${name} is required`);
+    const out = dtype === 'float64' ? new Float64Array(m) : new Float32Array(m);
+    positions.forEach((flat, i) => {
+      const r = Math.floor(flat / enc.cols);
+      out[i] = rows[r][flat - r * enc.cols] ?? 0;
+    });
+    return { dtype, shape: [m], data: out };
+  };
+  enc.feeds.loss_rows = { dtype: 'int64', shape: [m], data: BigInt64Array.from(positions, (x) => BigInt(x)) };
+  enc.feeds.targets = { dtype: 'int64', shape: [m], data: BigInt64Array.from(positions, (x) => targets[x]) };
+  enc.feeds.loss_mask = packed(batch.lossMask, 'lossMask');
   if (withGrpo) {
     checkRows('oldLogp', batch.oldLogp, enc.lengths);
     checkRows('advantages', batch.advantages, enc.lengths);
-    enc.feeds.old_logp = { dtype, shape, data: floats(dtype, batch.oldLogp, enc.rows, enc.cols, 'oldLogp') };
-    enc.feeds.advantages = { dtype, shape, data: floats(dtype, batch.advantages, enc.rows, enc.cols, 'advantages') };
+    enc.feeds.old_logp = packed(batch.oldLogp, 'oldLogp');
+    enc.feeds.advantages = packed(batch.advantages, 'advantages');
   }
-  let lossTokens = 0;
-  for (const row of batch.lossMask) for (const v of row) lossTokens += v;
   return { ...enc, lossTokens };
 }
 

@@ -23,9 +23,9 @@ export interface GrpoLoss {
 export type LossSpec = SftLoss | GrpoLoss;
 
 export interface LossInputs {
-  /** Per-token log-probs of the targets, [B, T]. */
+  /** Per-token log-probs of the targets, [M] (a train step's loss tokens). */
   logp: Tensor;
-  /** 0/1 loss mask [B, T] (graph float type). */
+  /** 0/1 loss mask [M] (graph float type). */
   mask: Tensor;
   /** 1 / (loss tokens in the mini-batch), scalar. */
   scale: Tensor;
@@ -47,11 +47,11 @@ export function sftLoss(inp: LossInputs): LossGraph {
   return { loss, metrics: { loss } };
 }
 
-/** Inputs the GRPO loss adds to a graph: rollout-time log-probs and per-token advantages [B, T], and its knobs. */
+/** Inputs the GRPO loss adds to a graph: rollout-time log-probs and per-token advantages [M], and its knobs. */
 export function grpoInputs(g: Graph): { oldLogp: Tensor; advantages: Tensor; epsLow: Tensor; epsHigh: Tensor; dualClipC: Tensor; logRatioClamp: Tensor } {
   return {
-    oldLogp: g.input('old_logp', g.float, ['B', 'T']),
-    advantages: g.input('advantages', g.float, ['B', 'T']),
+    oldLogp: g.input('old_logp', g.float, ['M']),
+    advantages: g.input('advantages', g.float, ['M']),
     epsLow: g.input('eps_low', g.float, []),
     epsHigh: g.input('eps_high', g.float, []),
     dualClipC: g.input('dual_clip_c', g.float, []),

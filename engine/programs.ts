@@ -1,13 +1,17 @@
 // The ONNX programs the learner and the sampler run, built from the model (qwen3/model.ts), the losses and the
 // autodiff. Inputs are named once here: parameters by their HF names, then
-//   input_ids, position_ids, attention_mask, targets: int64 [B, T];  loss_mask: float [B, T];  loss_scale: float [].
+//   input_ids, position_ids, attention_mask: int64 [B, T];  targets: int64 [B, T] (scoring);  loss_scale: float [];
+//   and for a train step, per loss token (M of them, flat position b * T + t in loss_rows):
+//   loss_rows, targets: int64 [M];  loss_mask, old_logp, advantages: float [M].
+// A train step runs the vocabulary head only at its M loss positions: prompt and padding positions carry no loss,
+// and the head is most of a step's work.
 import type { Qwen3Config } from './config.ts';
 import { Graph } from './graph/graph.ts';
 import type { FloatType, Tensor } from './graph/graph.ts';
 import { grad } from './graph/autodiff.ts';
 import { shapeOf } from './graph/ops/elementwise.ts';
-import { logSumExp, tokenLogProbs } from './graph/ops/nn.ts';
-import { reshape } from './graph/ops/shape.ts';
+import { headLogProbs, logSumExp } from './graph/ops/nn.ts';
+import { gatherRows, reshape } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead } from './qwen3/model.ts';
 import type { Qwen3Params } from './qwen3/model.ts';
 import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
@@ -41,8 +45,7 @@ function sequenceInputs(g: Graph): Sequences {
 
 /** Per-token log-probs and entropies [B, T] of `targets` under the model. */
 function scoreTargets(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, targets: Tensor): { logp: Tensor; entropy: Tensor } {
-  const logits = lmHead(p, decoder(cfg, p, s.ids, s.positions, s.mask));
-  const { logp, entropy } = tokenLogProbs(logits, reshape(targets, ['N']));
+  const { logp, entropy } = headLogProbs(decoder(cfg, p, s.ids, s.positions, s.mask), p.head, reshape(targets, ['N']));
   const bt = (t: Tensor) => reshape(t, ['B', 'T'], shapeOf(s.ids));
   return { logp: bt(logp), entropy: bt(entropy) };
 }
@@ -72,18 +75,20 @@ export function logitsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
 
 /**
  * One micro-batch of a train step: forward, the loss, backward. Outputs the scaled loss and metrics
- * (`metric:<name>`, scalars), every parameter's gradient (`grad:<hf name>`; for the embedding only its dense part,
- * with its rows as `grad_rows:` / `grad_row_index:`) and the squared norm of the dense parts (`grad_sumsq`).
- * The optimizer runs on the device thread (see device.adamw).
+ * (`metric:<name>`, scalars), every parameter's gradient (`grad:<hf name>`; for the embedding and the head only
+ * the dense part, with their rows as `grad_rows:` / `grad_row_index:`) and the squared norm of the dense parts
+ * (`grad_sumsq`). The optimizer runs on the device thread (see device.adamw).
  */
 export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['kind']): Program {
   const g = new Graph(dtype);
   const p = declareParams(g, cfg);
   const s = sequenceInputs(g);
-  const targets = g.input('targets', 'int64', ['B', 'T']);
-  const mask = g.input('loss_mask', dtype, ['B', 'T']);
+  const rows = g.input('loss_rows', 'int64', ['M']);
+  const targets = g.input('targets', 'int64', ['M']);
+  const mask = g.input('loss_mask', dtype, ['M']);
   const scale = g.input('loss_scale', dtype, []);
-  const { logp } = scoreTargets(cfg, p, s, targets);
+  const hidden = gatherRows(decoder(cfg, p, s.ids, s.positions, s.mask), rows);
+  const { logp } = headLogProbs(hidden, p.head, targets);
   const inp = { logp, mask, scale };
   const lg = loss === 'sft' ? sftLoss(inp) : grpoLoss(inp, grpoInputs(g));
   for (const [name, t] of Object.entries(lg.metrics)) g.output(t, METRIC_PREFIX + name);
@@ -92,16 +97,15 @@ export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['
   const dense: Tensor[] = [];
   params.forEach(([name], i) => {
     // An embedding's gradient leaves as its dense part (the tied head's, or nothing) plus the gathered rows.
-    const rows = g.scatterGrads.get(grads[i].name);
-    const part = rows ? rows.base : grads[i];
-    if (rows) {
-      g.output(rows.indices, ROW_INDEX_PREFIX + name);
-      g.output(rows.updates, ROWS_PREFIX + name);
+    const rowGrad = g.scatterGrads.get(grads[i].name);
+    const part = rowGrad ? rowGrad.base : grads[i];
+    if (rowGrad) {
+      g.output(rowGrad.indices, ROW_INDEX_PREFIX + name);
+      g.output(rowGrad.updates, ROWS_PREFIX + name);
     }
-    if (part) {
-      g.output(part, GRAD_PREFIX + name);
-      dense.push(part);
-    }
+    if (!part) return;
+    g.output(part, GRAD_PREFIX + name);
+    dense.push(part);
   });
   // Squared norm of the dense parts (the host adds what the rows change), so that clipping a single micro-batch
   // needs no extra pass over the gradients.

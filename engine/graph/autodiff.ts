@@ -2,10 +2,24 @@
 // loss, ask each op's own derivative rule for its input gradients, and sum the contributions that reach a
 // tensor from several uses. The gradient graph is emitted into the same Graph, so one ONNX model holds the
 // forward pass, the backward pass and whatever consumes the gradients (clipping, the optimizer).
-import type { Tensor } from './graph.ts';
+import type { ScatterGrad, Tensor } from './graph.ts';
 import { add, zerosLike } from './ops/elementwise.ts';
 
-/** prev + gi; rows scatter-added into zeros (an embedding's gradient) are scattered straight into the other one. */
+/** Flattens row indices to [n, 1] and rows to [n, width], so two sets of rows can be concatenated. */
+function flatRows(r: ScatterGrad): { indices: Tensor; updates: Tensor } {
+  const g = r.indices.graph;
+  const width = r.updates.shape[r.updates.rank - 1] as number;
+  return {
+    indices: g.apply1('Reshape', [r.indices, g.ints([-1, 1])], {}, { dtype: 'int64', shape: ['n', 1] }),
+    updates: g.apply1('Reshape', [r.updates, g.ints([-1, width])], {}, { dtype: r.updates.dtype, shape: ['n', width] }),
+  };
+}
+
+/**
+ * prev + gi. Rows scatter-added into zeros (an embedding's gradient) are scattered straight into the other
+ * gradient; when that one has rows of its own (the head's target rows) the two sets of rows are joined, so a
+ * program can still output one dense part plus rows (tied embeddings).
+ */
 function accumulate(prev: Tensor, gi: Tensor): Tensor {
   const g = gi.graph;
   const rowsOf = (t: Tensor) => {
@@ -13,9 +27,16 @@ function accumulate(prev: Tensor, gi: Tensor): Tensor {
     return s && s.base === null ? s : undefined;
   };
   const [dense, rows] = rowsOf(gi) ? [prev, rowsOf(gi)!] : [gi, rowsOf(prev)];
-  if (!rows || g.scatterGrads.has(dense.name)) return add(prev, gi);
+  if (!rows || rowsOf(dense)) return add(prev, gi);
   const out = g.apply1('ScatterND', [dense, rows.indices, rows.updates], { reduction: 'add' }, { dtype: dense.dtype, shape: dense.shape });
-  g.scatterGrads.set(out.name, { ...rows, base: dense });
+  const own = g.scatterGrads.get(dense.name);
+  if (!own) {
+    g.scatterGrads.set(out.name, { ...rows, base: dense });
+    return out;
+  }
+  const [a, b] = [flatRows(own), flatRows(rows)];
+  const joined = (x: Tensor, y: Tensor) => g.apply1('Concat', [x, y], { axis: 0 }, { dtype: x.dtype, shape: ['n', x.shape[1]] });
+  g.scatterGrads.set(out.name, { indices: joined(a.indices, b.indices), updates: joined(a.updates, b.updates), base: own.base });
   return out;
 }
 

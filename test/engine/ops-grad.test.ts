@@ -57,6 +57,11 @@ check('gatherElements', {
   fixed: [{ dtype: 'int64', shape: [3, 2], values: [0, 3, 2, 2, 1, 0] }],
   f: ([a], [idx]) => S.gatherElements(a, idx, 1),
 });
+check('gatherRows (rows picked out of order)', {
+  inputs: [x(5, 3)],
+  fixed: [{ dtype: 'int64', shape: [3], values: [4, 0, 2] }],
+  f: ([a], [rows]) => S.gatherRows(a, rows),
+});
 
 // Linear algebra.
 check('matmul (batched, broadcast batch dims)', { inputs: [x(2, 3, 4), x(4, 5)], f: ([a, b]) => L.matmul(a, b) });
@@ -81,6 +86,11 @@ check('rope', {
     { dtype: 'float64', shape: [3, 6], values: Array.from({ length: 18 }, (_, i) => Math.sin(i * 0.37)) },
   ],
   f: ([a], [c, s]) => N.rope(a, c, s),
+});
+check('headLogProbs (head Gemm + target log-probs; fused rule, transposed dense part + target rows)', {
+  inputs: [x(4, 5), x(7, 5)],
+  fixed: [{ dtype: 'int64', shape: [4], values: [0, 6, 3, 3] }],
+  f: ([h, w], [t]) => N.headLogProbs(h, w, t).logp,
 });
 check('tokenLogProbs (log-probs of targets)', {
   inputs: [x(4, 7)],

@@ -145,3 +145,63 @@ test('a non-finite gradient norm skips the update (weights, moments and step unc
     await learner.close();
   }
 });
+
+test('AdamW step equals torch.optim.AdamW computed from the gradients (clipping, decay, bias correction)', async () => {
+  const cfg = await tiny();
+  const optimizer = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 0.5 };
+  const learner = await Learner.create(cfg, initWeights(cfg, 8), { ...opts, optimizer });
+  try {
+    const lr = 2e-3;
+    // Step 1 fills the moments; step 2 is checked, from the moments and gradients it starts with.
+    await learner.trainStep([progressionBatch(learner.rng, 3, 8)], { kind: 'sft' }, lr);
+    const batch = [progressionBatch(learner.rng, 2, 9), progressionBatch(learner.rng, 1, 5)];
+    const w0 = await learner.weights();
+    const s0 = await learner.state();
+    const { grads } = await learner.gradients(batch, { kind: 'sft' });
+    const r = await learner.trainStep(batch, { kind: 'sft' }, lr);
+    let sumSq = 0;
+    for (const t of grads.values()) for (const x of t.data) sumSq += x * x;
+    assert.ok(Math.abs(r.gradNorm - Math.sqrt(sumSq)) <= 1e-4 * Math.sqrt(sumSq), `grad norm ${r.gradNorm} vs ${Math.sqrt(sumSq)}`);
+    assert.ok(r.gradNorm > optimizer.maxGradNorm, 'the check needs a clipped step');
+    const coef = optimizer.maxGradNorm / (Math.sqrt(sumSq) + 1e-6);
+    const [b1, b2, t] = [optimizer.beta1, optimizer.beta2, 2];
+    const w1 = await learner.weights();
+    for (const [name, p] of w0) {
+      const g = grads.get(name)!.data;
+      const m = s0.optimizer.m.get(name)!.data;
+      const v = s0.optimizer.v.get(name)!.data;
+      for (let i = 0; i < p.data.length; i++) {
+        const gi = g[i] * coef;
+        const mi = b1 * m[i] + (1 - b1) * gi;
+        const vi = b2 * v[i] + (1 - b2) * gi * gi;
+        const expected = p.data[i] * (1 - lr * optimizer.weightDecay) - (lr / (1 - b1 ** t)) * mi / (Math.sqrt(vi / (1 - b2 ** t)) + optimizer.eps);
+        const got = w1.get(name)!.data[i];
+        assert.ok(Math.abs(got - expected) <= 1e-6 + 1e-5 * Math.abs(expected), `${name}[${i}]: ${got} vs ${expected}`);
+      }
+    }
+  } finally {
+    await learner.close();
+  }
+});
+
+test('a micro-batch without loss tokens adds nothing to the mini-batch', async () => {
+  const cfg = await tiny();
+  const make = async () => Learner.create(cfg, initWeights(cfg, 4), opts);
+  const [a, b] = [await make(), await make()];
+  try {
+    const batch = progressionBatch(a.rng, 2, 7);
+    const empty: TrainMicroBatch = { inputIds: [[3, 11, 12, 13]], lossMask: [[0, 0, 0, 0]] };
+    const ra = await a.trainStep([batch], { kind: 'sft' }, 1e-3);
+    const rb = await b.trainStep([empty, batch, empty], { kind: 'sft' }, 1e-3);
+    assert.equal(rb.lossTokens, ra.lossTokens);
+    assert.ok(Math.abs(ra.loss - rb.loss) <= 1e-6 * Math.abs(ra.loss), `${ra.loss} vs ${rb.loss}`);
+    const [wa, wb] = [await a.weights(), await b.weights()];
+    for (const [name, t] of wa) {
+      const other = wb.get(name)!.data;
+      for (let i = 0; i < t.data.length; i++) assert.ok(Math.abs(t.data[i] - other[i]) <= 1e-7 + 1e-6 * Math.abs(t.data[i]), `${name}[${i}]`);
+    }
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

@@ -54,24 +54,73 @@ export function logSumExp(x: Tensor): Tensor {
   return squeeze(add(m, log(sum(exp(sub(x, m)), [-1], true))), [-1]);
 }
 
+interface TargetStats {
+  /** softmax(logits) [N, V] */
+  p: Tensor;
+  /** targets as int64 [N, 1] */
+  idx: Tensor;
+  /** log-probs of the targets [N, 1] */
+  lp: Tensor;
+  /** entropy of each row [N] */
+  entropy: Tensor;
+}
+
+/**
+ * The forward half of the target log-probs (no rule). One Softmax kernel forms p; the log-sum-exp comes from the
+ * largest probability (>= 1/V, so it never underflows) as max(logits) - log(max(p)), and logp = logits[target] -
+ * lse. Entropy = lse - sum(p * logits) is for reporting; nodes of an unused output are pruned from the model.
+ */
+function targetStats(logits: Tensor, targets: Tensor): TargetStats {
+  const g = logits.graph;
+  return g.noGrad(() => {
+    const p = g.apply1('Softmax', [logits], { axis: -1 }, { dtype: logits.dtype, shape: logits.shape });
+    const lse = sub(max(logits, [-1], true), log(max(p, [-1], true)));
+    const idx = unsqueeze(targets, [-1]);
+    const lp = sub(gatherElements(logits, idx, 1), lse);
+    return { p, idx, lp, entropy: squeeze(sub(lse, sum(mul(p, logits), [-1], true)), [-1]) };
+  });
+}
+
 /**
  * For logits [N, V] and int64 targets [N]: logp = log softmax(logits)[target] and the entropy of each row, [N]
- * each. One Softmax kernel forms p; the log-sum-exp comes from the largest probability (>= 1/V, so it never
- * underflows) as max(logits) - log(max(p)), and logp = logits[target] - lse. The rule
- * dlogits = g * (onehot(target) - p) reuses the forward pass's p. Entropy = lse - sum(p * logits) has no rule
- * (reporting only); nodes of whichever output is unused are pruned from the model.
+ * each. The rule dlogits = g * (onehot(target) - p) reuses the forward pass's p.
  */
 export function tokenLogProbs(logits: Tensor, targets: Tensor): { logp: Tensor; entropy: Tensor } {
   const g = logits.graph;
-  const [p, idx, lp, ent] = g.noGrad(() => {
-    const p0 = g.apply1('Softmax', [logits], { axis: -1 }, { dtype: logits.dtype, shape: logits.shape });
-    const lse0 = sub(max(logits, [-1], true), log(max(p0, [-1], true)));
-    const idx0 = unsqueeze(targets, [-1]);
-    const lp0 = sub(gatherElements(logits, idx0, 1), lse0);
-    return [p0, idx0, lp0, squeeze(sub(lse0, sum(mul(p0, logits), [-1], true)), [-1])];
-  });
+  const { p, idx, lp, entropy } = targetStats(logits, targets);
   const out = g.attach(lp, [logits], ([gy]) => [
     g.apply1('ScatterElements', [mul(p, neg(gy!)), idx, gy!], { axis: 1, reduction: 'add' }, { dtype: logits.dtype, shape: logits.shape }),
   ]);
-  return { logp: squeeze(out, [-1]), entropy: ent };
+  return { logp: squeeze(out, [-1]), entropy };
+}
+
+/**
+ * The vocabulary head and the target log-probs as one op: logits = x W^T for x [N, H], W [V, H], then as
+ * tokenLogProbs. Its rule never forms dlogits = s (onehot - p) (s = the incoming gradient per row), which would
+ * cost a pass over [N, V] and a copy of it for the scatter: with the one-hot part split off,
+ *   dx = s (W[target] - p W)                          (a gather and one Gemm on p)
+ *   dW = -(s x)^T p  + rows s x added at the targets   (one Gemm on p, plus N rows)
+ * The dense part of dW is computed transposed, as (-s x)^T p -> [H, V], and transposed back: onnxruntime's
+ * Gemm with K = N small and transA on the [N, V] operand runs at ~60% of the speed of this one, which costs more
+ * than the transpose (measured, bench/engine). The rows are registered as a scatter gradient, so a program can
+ * output the dense part and the rows without materialising their sum.
+ */
+export function headLogProbs(x: Tensor, w: Tensor, targets: Tensor): { logp: Tensor; entropy: Tensor } {
+  const g = x.graph;
+  const [n, h] = x.shape;
+  const v = w.shape[0];
+  const logits = g.noGrad(() => g.apply1('Gemm', [x, w], { transB: 1 }, { dtype: x.dtype, shape: [n, v] }));
+  const { p, idx, lp, entropy } = targetStats(logits, targets);
+  const out = g.attach(lp, [x, w], ([gy]) => {
+    const s = gy!; // [N, 1]
+    const wAtTarget = g.apply1('Gather', [w, targets], { axis: 0 }, { dtype: x.dtype, shape: [n, h] });
+    const dx = mul(s, sub(wAtTarget, g.apply1('MatMul', [p, w], {}, { dtype: x.dtype, shape: [n, h] })));
+    const sx = mul(s, x);
+    const denseT = g.apply1('Gemm', [neg(sx), p], { transA: 1 }, { dtype: x.dtype, shape: [h, v] });
+    const dense = g.apply1('Transpose', [denseT], { perm: [1, 0] }, { dtype: x.dtype, shape: [v, h] });
+    const dw = g.apply1('ScatterND', [dense, idx, sx], { reduction: 'add' }, { dtype: x.dtype, shape: [v, h] });
+    g.scatterGrads.set(dw.name, { indices: idx, updates: sx, base: dense });
+    return [dx, dw];
+  });
+  return { logp: squeeze(out, [-1]), entropy };
 }

@@ -79,6 +79,15 @@ function zerosOfShape(like: Tensor): Tensor {
   return g.apply1('ConstantOfShape', [shapeOf(like)], { value }, { dtype: like.dtype, shape: like.shape });
 }
 
+/** Rows of an activation x [N, H] at int64 `rows` [M] -> [M, H]; the gradient scatters back into zeros [N, H]. */
+export function gatherRows(x: Tensor, rows: Tensor): Tensor {
+  const g = x.graph;
+  return g.apply1('Gather', [x, rows], { axis: 0 }, { dtype: x.dtype, shape: [rows.shape[0], x.shape[1]] }, ([gy]) => {
+    const idx = g.apply1('Unsqueeze', [rows, g.ints([-1])], {}, { dtype: 'int64', shape: [rows.shape[0], 1] });
+    return [g.apply1('ScatterND', [zerosOfShape(x), idx, gy!], { reduction: 'add' }, { dtype: x.dtype, shape: x.shape }), null];
+  });
+}
+
 /** Rows of `table` [V, H] picked by int64 `ids` [...] -> [..., H]; the gradient scatter-adds into the table. */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   const g = table.graph;

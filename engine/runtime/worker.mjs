@@ -4,6 +4,7 @@
 // is typed on the other side, in device.ts.
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { simdAdamw } from './adamw-simd.mjs';
 
 const options = workerData ?? {};
 const sessions = new Map();
@@ -176,6 +177,9 @@ function adamwKernel(w, g, m, v, coef, c1, beta2, c2, stepSize, invBc2Sqrt, eps,
   }
 }
 
+// The same update as a WebAssembly SIMD kernel for f32 tensors (~2x faster), when the runtime has SIMD.
+const adamwF32 = simdAdamw(adamwKernel);
+
 // Global-norm clipping and AdamW over stored tensors, one fused pass per tensor, in place: an ONNX AdamW costs
 // ~15 memory passes plus a copy of every output. `sumSq` is the squared global gradient norm (from the gradient
 // program or the last accumulate). Skips everything when the norm is not finite. Moments that do not exist yet
@@ -188,7 +192,8 @@ function adamw({ params, grads, moments1, moments2, lr, beta1, beta2, eps, weigh
   const invBc2Sqrt = 1 / Math.sqrt(1 - beta2 ** step);
   params.forEach((name, j) => {
     const p = stored(name);
-    adamwKernel(p.data, stored(grads[j]).data, zerosLike(moments1[j], p), zerosLike(moments2[j], p), coef, 1 - beta1, beta2, 1 - beta2, stepSize, invBc2Sqrt, eps, 1 - lr * weightDecay);
+    const kernel = adamwF32 && p.data instanceof Float32Array ? adamwF32 : adamwKernel;
+    kernel(p.data, stored(grads[j]).data, zerosLike(moments1[j], p), zerosLike(moments2[j], p), coef, 1 - beta1, beta2, 1 - beta2, stepSize, invBc2Sqrt, eps, 1 - lr * weightDecay);
   });
   return { value: { gradNorm, skipped: false }, transfer: [] };
 }

@@ -2,12 +2,12 @@
 // CPU (bench/engine/torch_baseline.py), same configs, shapes and threads, in one invocation; plus the train step's
 // achieved FLOP/s as a fraction of this machine's MatMul peak, measured with an ONNX MatMul in the same run.
 //
-//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b,qwen3-0.6b-1k] [--train-steps 5] [--rounds 3] [--no-torch]
+//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b,qwen3-0.6b-1k] [--train-steps 5] [--rounds 3] [--no-torch] [--default-malloc]
 //
 // The machines are shared and noisy: each of `rounds` rounds measures the peak, ours and the baseline back to back,
 // ratios and MFU are taken within a round, and the median round is reported. Prints a table and one JSON line
 // (also written to bench/out/engine.json).
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { parseQwen3Config } from '../../engine/config.ts';
@@ -16,6 +16,7 @@ import { initWeights } from '../../engine/init.ts';
 import { Learner } from '../../engine/learner.ts';
 import { Sampler } from '../../engine/sampler.ts';
 import { Device } from '../../engine/runtime/device.ts';
+import { DEVICE_MALLOC_TUNABLES, hasDeviceMalloc, withDeviceMalloc } from '../../engine/runtime/malloc.ts';
 import { Graph } from '../../engine/graph/graph.ts';
 import { matmul } from '../../engine/graph/ops/linalg.ts';
 import { Rng } from '../../engine/rng.ts';
@@ -23,6 +24,15 @@ import type { TrainMicroBatch } from '../../engine/batch.ts';
 import type { Weights } from '../../engine/tensors.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
+
+// We run under the device's malloc settings (engine/runtime/malloc.ts): this process re-executes itself with
+// them. The PyTorch baseline runs twice per round: under the same settings (a tuned baseline: PyTorch's CPU
+// guide recommends a caching allocator for the same reason) and under glibc's defaults (as it runs out of the
+// box). `--default-malloc` runs everything under the defaults.
+if (!process.argv.includes('--default-malloc') && !hasDeviceMalloc()) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: withDeviceMalloc() });
+  process.exit(r.status ?? 1);
+}
 const run = promisify(execFile);
 
 function flag(name: string, fallback: string): string {
@@ -60,12 +70,20 @@ async function workloads(): Promise<Workload[]> {
   return all.filter((w) => models.includes(w.name));
 }
 
-/** FLOPs of one train step as our graphs execute it: 3x the forward matmuls, full T x T attention matrices. */
-function trainFlops(c: Qwen3Config, batch: number, seq: number): number {
+/** Loss tokens per row of sftBatch: positions seq/4 .. seq-2. */
+function lossPerRow(seq: number): number {
+  return seq - 1 - Math.floor(seq / 4);
+}
+
+/**
+ * FLOPs of one train step as executed: 3x the forward matmuls, full T x T attention matrices, and the vocabulary
+ * head at `headRows` positions (ours: the loss tokens only; PyTorch's: every token).
+ */
+function trainFlops(c: Qwen3Config, batch: number, seq: number, headRows = batch * lossPerRow(seq)): number {
   const h = c.hiddenSize;
   const perLayer = h * c.numAttentionHeads * c.headDim * 2 + h * c.numKeyValueHeads * c.headDim * 2 + 3 * h * c.intermediateSize;
   const tokens = batch * seq;
-  const dense = 2 * tokens * (c.numHiddenLayers * perLayer + h * c.vocabSize);
+  const dense = 2 * tokens * c.numHiddenLayers * perLayer + 2 * headRows * h * c.vocabSize;
   const attention = c.numHiddenLayers * batch * 2 * 2 * seq * seq * c.numAttentionHeads * c.headDim;
   return 3 * (dense + attention);
 }
@@ -101,6 +119,7 @@ function sftBatch(c: Qwen3Config, batch: number, seq: number): TrainMicroBatch {
   const inputIds = Array.from({ length: batch }, () => Array.from({ length: seq }, () => rng.int(c.vocabSize)));
   // As the baseline: the first quarter of each row is "prompt" (no loss), and the last position has no target.
   const lossMask = inputIds.map((row) => row.map((_, t) => (t >= Math.floor(seq / 4) && t < seq - 1 ? 1 : 0)));
+  if (lossMask[0].reduce((a: number, b) => a + b, 0) !== lossPerRow(seq)) throw new Error('bench: loss mask and FLOP count disagree');
   return { inputIds, lossMask };
 }
 
@@ -144,10 +163,17 @@ async function oursDecode(w: Workload, device: Device, weights: Weights) {
   return { prefill_s: dec.prefill, median_token_s: tokenS, tokens_per_s: 1 / tokenS, mean_tokens_per_s: dec.perToken.length / dec.perToken.reduce((a, b) => a + b, 0) };
 }
 
-async function torch(w: Workload) {
+/** The environment without our malloc settings. */
+function defaultMalloc(): NodeJS.ProcessEnv {
+  const kept = (process.env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t && !DEVICE_MALLOC_TUNABLES.includes(t));
+  const { GLIBC_TUNABLES: _ours, ...env } = process.env;
+  return kept.length ? { ...env, GLIBC_TUNABLES: kept.join(':') } : env;
+}
+
+async function torch(w: Workload, env: NodeJS.ProcessEnv = process.env) {
   const args = [`${ROOT}bench/engine/torch_baseline.py`, ...w.torchArgs, '--threads', String(threads), '--batch', String(w.batch), '--seq', String(w.seq),
     '--train-steps', String(trainSteps), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens)] : ['--skip-decode'])];
-  const { stdout } = await run(`${ROOT}.tools/py/bin/python`, args, { maxBuffer: 1 << 24 });
+  const { stdout } = await run(`${ROOT}.tools/py/bin/python`, args, { maxBuffer: 1 << 24, env });
   return JSON.parse(stdout) as { train: { tokens_per_s: number; median_step_s: number }; decode?: { tokens_per_s: number; mean_tokens_per_s: number } };
 }
 
@@ -159,6 +185,8 @@ interface Round {
   peak_gflops: number;
   ours: Ours;
   torch: Torch | null;
+  /** The baseline under glibc's default malloc (only when ours runs under the device settings). */
+  torchDefault: Torch | null;
 }
 const results: { workload: Workload; flops: number; rounds: Round[] }[] = [];
 for (const w of await workloads()) {
@@ -170,19 +198,21 @@ for (const w of await workloads()) {
   for (let r = 0; r < rounds; r++) {
     const o = await ours(w, device, weights, peak);
     const t = withTorch ? await torch(w) : null;
-    rs.push({ peak_gflops: Math.max(...o.train.peak_gflops, await peak()), ours: o, torch: t });
+    const td = withTorch && hasDeviceMalloc() ? await torch(w, defaultMalloc()) : null;
+    rs.push({ peak_gflops: Math.max(...o.train.peak_gflops, await peak()), ours: o, torch: t, torchDefault: td });
   }
   results.push({ workload: w, flops: trainFlops(w.config, w.batch, w.seq), rounds: rs });
 }
 await device.close();
 
 const f = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
-console.log(`threads ${threads}; ${rounds} rounds per workload; medians over rounds (ratios and MFU taken within each round)`);
-console.log('| workload | MatMul peak GFLOP/s | train tok/s ours | torch | ratio | MFU ours | MFU torch | decode tok/s ours | torch | ratio |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-const rows = results.map(({ workload: w, flops, rounds: rs }) => {
-  const perToken = flops / (w.batch * w.seq);
-  const mfu = (tps: number, peak: number) => (tps * perToken) / (peak * 1e9);
+const malloc = hasDeviceMalloc() ? 'device settings (engine/runtime/malloc.ts), both sides' : 'glibc defaults';
+console.log(`threads ${threads}; ${rounds} rounds per workload; medians over rounds (ratios and MFU taken within each round); malloc: ${malloc}`);
+console.log('| workload | MatMul peak GFLOP/s | train tok/s ours | torch | ratio | torch, default malloc | ratio | MFU ours | MFU torch | decode tok/s ours | torch | ratio |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const rows = results.map(({ workload: w, rounds: rs }) => {
+  const torchPerToken = trainFlops(w.config, w.batch, w.seq, w.batch * w.seq) / (w.batch * w.seq);
+  const mfu = (tps: number, peak: number) => (tps * torchPerToken) / (peak * 1e9);
   const paired = rs.filter((r) => r.torch);
   const row = {
     workload: `${w.name} (train ${w.batch}x${w.seq}${w.decodeTokens ? `, decode ${w.decodeTokens}` : ''})`,
@@ -190,6 +220,8 @@ const rows = results.map(({ workload: w, flops, rounds: rs }) => {
     train_ours: median(rs.map((r) => r.ours.train.tokens_per_s)),
     train_torch: paired.length ? median(paired.map((r) => r.torch!.train.tokens_per_s)) : null,
     train_ratio: paired.length ? median(paired.map((r) => r.ours.train.tokens_per_s / r.torch!.train.tokens_per_s)) : null,
+    train_torch_default: rs.some((r) => r.torchDefault) ? median(rs.filter((r) => r.torchDefault).map((r) => r.torchDefault!.train.tokens_per_s)) : null,
+    train_ratio_default: rs.some((r) => r.torchDefault) ? median(rs.filter((r) => r.torchDefault).map((r) => r.ours.train.tokens_per_s / r.torchDefault!.train.tokens_per_s)) : null,
     mfu_ours: median(rs.map((r) => r.ours.train.mfu)),
     mfu_torch: paired.length ? median(paired.map((r) => mfu(r.torch!.train.tokens_per_s, r.peak_gflops))) : null,
     decode_ours: w.decodeTokens ? median(rs.map((r) => r.ours.decode!.tokens_per_s)) : null,
@@ -197,10 +229,10 @@ const rows = results.map(({ workload: w, flops, rounds: rs }) => {
     decode_ratio: w.decodeTokens && paired.length ? median(paired.map((r) => r.ours.decode!.tokens_per_s / r.torch!.decode!.tokens_per_s)) : null,
   };
   const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
-  console.log(`| ${row.workload} | ${f(row.peak_gflops, 0)} | ${f(row.train_ours)} | ${f(row.train_torch)} | ${f(row.train_ratio, 2)} | ${pct(row.mfu_ours)} | ${pct(row.mfu_torch)} | ${f(row.decode_ours)} | ${f(row.decode_torch)} | ${f(row.decode_ratio, 2)} |`);
+  console.log(`| ${row.workload} | ${f(row.peak_gflops, 0)} | ${f(row.train_ours)} | ${f(row.train_torch)} | ${f(row.train_ratio, 2)} | ${f(row.train_torch_default)} | ${f(row.train_ratio_default, 2)} | ${pct(row.mfu_ours)} | ${pct(row.mfu_torch)} | ${f(row.decode_ours)} | ${f(row.decode_torch)} | ${f(row.decode_ratio, 2)} |`);
   return row;
 });
-const report = { threads, rounds, rows, raw: results.map((r) => ({ workload: r.workload.name, train_gflop_per_step: r.flops / 1e9, rounds: r.rounds })) };
+const report = { threads, rounds, malloc, rows, raw: results.map((r) => ({ workload: r.workload.name, train_gflop_per_step: r.flops / 1e9, rounds: r.rounds })) };
 await mkdir(`${ROOT}bench/out`, { recursive: true });
 await writeFile(`${ROOT}bench/out/engine.json`, JSON.stringify(report, null, 2));
 console.log(JSON.stringify(report));

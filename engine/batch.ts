@@ -115,7 +115,36 @@ export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: 
   return { ...enc, lossTokens };
 }
 
-/** Rows of a [B, T] tensor cut back to each row's length. */
-export function unpad(data: ArrayLike<number>, cols: number, lengths: number[]): number[][] {
-  return lengths.map((n, r) => Array.from({ length: n }, (_, c) => data[r * cols + c]));
+/** Sequences plus the positions a scoring pass computes (score_rows, flat b * cols + t) and their targets. */
+export interface EncodedScoring extends Encoded {
+  /** Flat position of each scored value, in output order. */
+  positions: number[];
+}
+
+/**
+ * input_ids, position_ids, attention_mask, and the positions to score: every token of every row, or with `mask`
+ * only where it is non-zero (GRPO needs the response tokens only; the head is most of the pass).
+ */
+export function encodeScoring(batch: SequenceBatch, mask?: number[][]): EncodedScoring {
+  const enc = encodeSequences(batch);
+  checkRows('mask', mask, enc.lengths);
+  const positions: number[] = [];
+  enc.lengths.forEach((n, r) => {
+    for (let c = 0; c < n; c++) if (!mask || mask[r][c] !== 0) positions.push(r * enc.cols + c);
+  });
+  const picked = positions.length > 0 ? positions : [0];
+  const targets = enc.feeds.targets.data as BigInt64Array;
+  enc.feeds.score_rows = { dtype: 'int64', shape: [picked.length], data: BigInt64Array.from(picked, (x) => BigInt(x)) };
+  enc.feeds.targets = { dtype: 'int64', shape: [picked.length], data: BigInt64Array.from(picked, (x) => targets[x]) };
+  return { ...enc, positions };
+}
+
+/** Scored values back into rows of each row's length, NaN where a position was not scored. */
+export function unpackScored(values: ArrayLike<number>, enc: EncodedScoring): number[][] {
+  const rows = enc.lengths.map((n) => new Array<number>(n).fill(NaN));
+  enc.positions.forEach((flat, i) => {
+    const r = Math.floor(flat / enc.cols);
+    rows[r][flat - r * enc.cols] = values[i];
+  });
+  return rows;
 }

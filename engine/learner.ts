@@ -13,7 +13,7 @@ import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
 import { GRAD_PREFIX, METRIC_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
 import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
-import { encodeSequences, encodeTrain, unpad } from './batch.ts';
+import { encodeScoring, encodeTrain, unpackScored } from './batch.ts';
 import type { SequenceBatch, TrainMicroBatch } from './batch.ts';
 
 export interface OptimizerConfig {
@@ -117,12 +117,15 @@ export class Learner {
     return this.fetch(this.names.map((n) => this.prefix + n), this.names);
   }
 
-  /** Per-row log-probs of the targets (and the entropy of each position's distribution). */
-  async logProbs(batch: SequenceBatch): Promise<{ logp: number[][]; entropy: number[][] }> {
-    const enc = encodeSequences(batch);
+  /**
+   * Per-row log-probs of the targets (and the entropy of each position's distribution). With `mask` only the
+   * positions where it is non-zero are scored (the head is skipped elsewhere) and the others are NaN.
+   */
+  async logProbs(batch: SequenceBatch, opts: { mask?: number[][] } = {}): Promise<{ logp: number[][]; entropy: number[][] }> {
+    const enc = encodeScoring(batch, opts.mask);
     const session = await this.session('logprobs', () => logProbsProgram(this.config, this.dtype));
     const out = await this.device.run(session, pick({ ...this.weightFeeds(), ...enc.feeds }, session), { logp: null, entropy: null });
-    return { logp: unpad(out.logp.data as Float32Array, enc.cols, enc.lengths), entropy: unpad(out.entropy.data as Float32Array, enc.cols, enc.lengths) };
+    return { logp: unpackScored(out.logp.data as Float32Array, enc), entropy: unpackScored(out.entropy.data as Float32Array, enc) };
   }
 
   /**

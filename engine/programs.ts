@@ -1,10 +1,10 @@
 // The ONNX programs the learner and the sampler run, built from the model (qwen3/model.ts), the losses and the
 // autodiff. Inputs are named once here: parameters by their HF names, then
-//   input_ids, position_ids, attention_mask: int64 [B, T];  targets: int64 [B, T] (scoring);  loss_scale: float [];
-//   and for a train step, per loss token (M of them, flat position b * T + t in loss_rows):
-//   loss_rows, targets: int64 [M];  loss_mask, old_logp, advantages: float [M].
-// A train step runs the vocabulary head only at its M loss positions: prompt and padding positions carry no loss,
-// and the head is most of a step's work.
+//   input_ids, position_ids, attention_mask: int64 [B, T];  loss_scale: float [];
+//   per scored or trained token (M of them, at flat positions b * T + t in score_rows / loss_rows):
+//   targets: int64 [M];  loss_mask, old_logp, advantages: float [M].
+// The vocabulary head runs only at those M positions: prompt and padding positions carry no loss, and the head
+// is most of the work.
 import type { Qwen3Config } from './config.ts';
 import { Graph } from './graph/graph.ts';
 import type { FloatType, Tensor } from './graph/graph.ts';
@@ -13,7 +13,6 @@ import { shapeOf } from './graph/ops/elementwise.ts';
 import { headLogProbs, logSumExp } from './graph/ops/nn.ts';
 import { gatherRows, reshape } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead } from './qwen3/model.ts';
-import type { Qwen3Params } from './qwen3/model.ts';
 import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
 import type { LossSpec } from './losses.ts';
 
@@ -43,20 +42,17 @@ function sequenceInputs(g: Graph): Sequences {
   };
 }
 
-/** Per-token log-probs and entropies [B, T] of `targets` under the model. */
-function scoreTargets(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, targets: Tensor): { logp: Tensor; entropy: Tensor } {
-  const { logp, entropy } = headLogProbs(decoder(cfg, p, s.ids, s.positions, s.mask), p.head, reshape(targets, ['N']));
-  const bt = (t: Tensor) => reshape(t, ['B', 'T'], shapeOf(s.ids));
-  return { logp: bt(logp), entropy: bt(entropy) };
-}
-
-/** logp and entropy [B, T] of given targets: the learner's scoring pass (no gradient). */
+/**
+ * logp and entropy [M] of given targets at the flat positions score_rows (int64 [M], b * T + t): the learner's
+ * scoring pass (no gradient). Positions outside score_rows skip the head.
+ */
 export function logProbsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
   const g = new Graph(dtype);
   const p = declareParams(g, cfg);
   const s = sequenceInputs(g);
-  const targets = g.input('targets', 'int64', ['B', 'T']);
-  const { logp, entropy } = g.noGrad(() => scoreTargets(cfg, p, s, targets));
+  const rows = g.input('score_rows', 'int64', ['M']);
+  const targets = g.input('targets', 'int64', ['M']);
+  const { logp, entropy } = g.noGrad(() => headLogProbs(gatherRows(decoder(cfg, p, s.ids, s.positions, s.mask), rows), p.head, targets));
   g.output(logp, 'logp');
   g.output(entropy, 'entropy');
   return { bytes: g.toModel(), params: [...p.byName.keys()] };

@@ -7,7 +7,7 @@ import { qwen3ParamShapes } from '../../engine/config.ts';
 import { Device } from '../../engine/runtime/device.ts';
 import type { DeviceTensor } from '../../engine/runtime/device.ts';
 import { GRAD_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from '../../engine/programs.ts';
-import { encodeTrain, encodeSequences } from '../../engine/batch.ts';
+import { encodeScoring, encodeTrain, unpackScored } from '../../engine/batch.ts';
 import type { TrainMicroBatch } from '../../engine/batch.ts';
 import { Rng } from '../../engine/rng.ts';
 
@@ -45,10 +45,11 @@ async function checkModel(cfg: Qwen3Config, kind: 'sft' | 'grpo'): Promise<void>
   if (kind === 'grpo') {
     // old log-probs = current ones minus deltas kept well away from the clip edges (1 - 0.2, 1 + 0.28, c = 3).
     const lp = await device.load(logProbsProgram(cfg, 'float64').bytes, 'float64');
-    const enc = encodeSequences(micro);
+    const enc = encodeScoring(micro);
     const { logp } = await device.run(lp, { ...wFeeds(weights), ...enc.feeds }, { logp: null });
     const deltas = [0.05, -0.9, 0.6, -0.05, 1.5, -2.0, 0.1];
-    micro.oldLogp = micro.inputIds.map((row, r) => row.map((_, t) => (logp.data[r * enc.cols + t] as number) - deltas[(r * 3 + t) % deltas.length]));
+    const current = unpackScored(logp.data as Float64Array, enc);
+    micro.oldLogp = micro.inputIds.map((row, r) => row.map((_, t) => current[r][t] - deltas[(r * 3 + t) % deltas.length]));
     micro.advantages = micro.inputIds.map((row, r) => row.map((_, t) => (r === 0 ? (t % 2 ? 0.8 : -1.2) : -0.5)));
   }
   const session = await device.load(gradProgram(cfg, 'float64', kind).bytes, 'float64');

@@ -1,5 +1,5 @@
 // Padding: a sequence scores the same alone, left-padded and right-padded in one batch (attention_mask input,
-// position ids from the mask), and the pads get no gradient.
+// position ids from the mask), and the pads get no gradient; a scoring mask scores only its positions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readQwen3Config } from '../../engine/config.ts';
@@ -44,6 +44,31 @@ test('left and right padding give the unpadded log-probs, entropies and loss', a
       }
       assert.ok(diff <= 1e-4 * scale + 1e-7, `${name}: ${diff} vs ${scale}`);
     }
+  } finally {
+    await learner.close();
+  }
+});
+
+test('a scoring mask scores only its positions (the same values as a full pass, NaN elsewhere)', async () => {
+  const { config } = await readQwen3Config(`${DIR}config.json`);
+  const weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
+  const learner = await Learner.create(config, weights, { deviceOptions: { threads: 1 } });
+  try {
+    const batch = { inputIds: [[5, 17, 42, 8, 23, 61], [9, 3, 30]] };
+    const full = await learner.logProbs(batch);
+    const mask = [[0, 0, 1, 1, 0, 1], [1, 0, 0]];
+    const part = await learner.logProbs(batch, { mask });
+    mask.forEach((row, r) =>
+      row.forEach((m, t) => {
+        for (const k of ['logp', 'entropy'] as const) {
+          if (m) assert.ok(Math.abs(part[k][r][t] - full[k][r][t]) < 1e-6, `${k}[${r}][${t}]: ${part[k][r][t]} vs ${full[k][r][t]}`);
+          else assert.ok(Number.isNaN(part[k][r][t]), `${k}[${r}][${t}] is not scored`);
+        }
+      }),
+    );
+    const none = await learner.logProbs(batch, { mask: mask.map((row) => row.map(() => 0)) });
+    assert.ok(none.logp.flat().every(Number.isNaN));
+    await assert.rejects(learner.logProbs(batch, { mask: [[1, 1]] }), /batch: mask has 1 rows, expected 2/);
   } finally {
     await learner.close();
   }

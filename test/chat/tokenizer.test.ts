@@ -5,20 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadChatModel } from '../../chat/index.ts';
 import { buildTinyTokenizer, TINY_ADDED_TOKENS, TINY_VOCAB_SIZE } from '../../chat/tinyTokenizer/build.ts';
+// A seeded PRNG, so the property test is reproducible.
+import { prng as rng } from '../support/prng.ts';
 
 const tok = loadChatModel('recipes/models/tiny');
-
-/** Small deterministic PRNG (mulberry32) so the property test is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const RANGES: Array<[number, number]> = [
   [0x20, 0x7e], // ASCII

@@ -1,0 +1,13 @@
+// A seeded PRNG shared by the fixture generators and property tests.
+
+/** mulberry32: tiny, fast, and good enough to vary fixtures; never for anything secret. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

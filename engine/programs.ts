@@ -12,7 +12,7 @@ import { grad } from './graph/autodiff.ts';
 import { shapeOf } from './graph/ops/elementwise.ts';
 import { headLogProbs, logSumExp } from './graph/ops/nn.ts';
 import { gatherRows, reshape } from './graph/ops/shape.ts';
-import { declareParams, decoder, decoderStep, lmHead } from './qwen3/model.ts';
+import { declareParams, decoder, decoderStep, lmHead, lmHeadFewRows } from './qwen3/model.ts';
 import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
 import type { LossSpec } from './losses.ts';
 
@@ -115,9 +115,10 @@ export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['
  * appended tool turn). Extra inputs: past_keys.<l> [B, Hkv, D, S], past_values.<l> [B, Hkv, S, D], past_len
  * int64 [B], new_valid bool [B, T], last_index int64 [B] (flat row index b*T + t of each row's last real token).
  * Outputs: logits [B, V] at last_index and their log-sum-exp lse [B], new_keys.<l> [B, Hkv, D, T],
- * new_values.<l> [B, Hkv, T, D].
+ * new_values.<l> [B, Hkv, T, D]. `head` picks the head's product for the batch size (see lmHeadFewRows); both
+ * give the same logits up to float rounding.
  */
-export function decodeProgram(cfg: Qwen3Config, dtype: FloatType): Program {
+export function decodeProgram(cfg: Qwen3Config, dtype: FloatType, head: 'few-rows' | 'many-rows' = 'many-rows'): Program {
   const g = new Graph(dtype);
   const p = declareParams(g, cfg);
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
@@ -129,7 +130,8 @@ export function decodeProgram(cfg: Qwen3Config, dtype: FloatType): Program {
   const newValid = g.input('new_valid', 'bool', ['B', 'T']);
   const last = g.input('last_index', 'int64', ['B']);
   const step = decoderStep(cfg, p, ids, positions, { keys, values, pastLen, newValid });
-  const logits = g.noGrad(() => lmHead(p, g.apply1('Gather', [step.hidden, last], { axis: 0 }, { dtype, shape: ['B', cfg.hiddenSize] })));
+  const lastHidden = g.apply1('Gather', [step.hidden, last], { axis: 0 }, { dtype, shape: ['B', cfg.hiddenSize] });
+  const logits = g.noGrad(() => (head === 'few-rows' ? lmHeadFewRows(p, lastHidden) : lmHead(p, lastHidden)));
   g.output(logits, 'logits');
   g.output(g.noGrad(() => logSumExp(logits)), 'lse');
   step.newKeys.forEach((k, l) => g.output(k, `new_keys.${l}`));

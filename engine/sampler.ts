@@ -14,6 +14,13 @@ import { decodeProgram } from './programs.ts';
 import { sampleToken, validateChoice } from './sampling.ts';
 import type { TokenChoice } from './sampling.ts';
 
+/**
+ * From 2 up to this many sequences a step computes the head as (W h^T)^T (measured 1.6-2.2x faster for 2-32
+ * rows at Qwen3-0.6B dimensions, level at 64, slower at 128; a whole 8-row decode step 57 -> 40 ms); for one row
+ * and above it, as h W^T (one row: 25.5 against 28.4 ms a step).
+ */
+const FEW_ROWS = 48;
+
 export interface SamplingParams extends TokenChoice {
   maxNewTokens: number;
   /** Generation stops after emitting one of these (it is part of the output). */
@@ -66,7 +73,8 @@ export class Sampler {
   private readonly seqs: Sequence[] = []; // row r of the cache = seqs[r]
   private nextId = 1;
   private capacity = 0;
-  private session: Promise<Session> | null = null;
+  /** The decode program per head variant (few rows up to FEW_ROWS sequences, see programs.decodeProgram). */
+  private readonly sessions = new Map<'few-rows' | 'many-rows', Promise<Session>>();
   private readonly kv: string;
 
   private constructor(
@@ -143,7 +151,8 @@ export class Sampler {
 
   /** Releases the decode program and, on a shared device, the caches (and weights it uploaded itself). */
   async close(): Promise<void> {
-    if (this.session) await this.device.release(await this.session).catch(() => undefined);
+    for (const session of this.sessions.values()) await this.device.release(await session).catch(() => undefined);
+    this.sessions.clear();
     if (this.ownsDevice) return this.device.close();
     await this.release(this.seqs.map((s) => s.id));
     if (this.ownsWeights) await this.device.drop([...qwen3ParamShapes(this.config).keys()].map((n) => this.prefix + n));
@@ -229,7 +238,9 @@ export class Sampler {
       });
       last[r] = BigInt(r * t + s.pending.length - 1);
     });
-    const session = await (this.session ??= this.device.load(decodeProgram(this.config, this.dtype).bytes, this.dtype));
+    const head = b > 1 && b <= FEW_ROWS ? 'few-rows' : 'many-rows';
+    if (!this.sessions.has(head)) this.sessions.set(head, this.device.load(decodeProgram(this.config, this.dtype, head).bytes, this.dtype));
+    const session = await this.sessions.get(head)!;
     const feeds: Record<string, string | DeviceTensor> = {
       input_ids: { dtype: 'int64', shape: [b, t], data: ids },
       position_ids: { dtype: 'int64', shape: [b, t], data: pos },

@@ -79,6 +79,18 @@ test('temperature 0: KV-cached decode equals recomputing the full forward, also 
   }
 });
 
+test('temperature 0, one sequence (the other head product of the decode step) equals recomputing the forward', async () => {
+  const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
+  try {
+    const [gen] = await sampler.generate([prompts[1]], { temperature: 0, maxNewTokens: 10, seed: 1 });
+    const want = await greedyByRecompute(prompts[1], 10);
+    assert.deepEqual(gen.tokens, want.tokens);
+    gen.logprobs.forEach((lp, k) => assert.ok(Math.abs(lp - want.logprobs[k]) < 1e-4, `logprob ${k}: ${lp} vs ${want.logprobs[k]}`));
+  } finally {
+    await sampler.close();
+  }
+});
+
 test('sampling is reproducible from its seed; stop tokens and max new tokens end a sequence', async () => {
   const params = { temperature: 1, topP: 0.95, topK: 30, maxNewTokens: 16, seed: 7 };
   const run = async (p: typeof params & { stopTokens?: number[] }) => {

@@ -54,6 +54,8 @@ interface Workload {
   promptLen: number;
   /** 0 = no decode measurement (a second train shape of the same model). */
   decodeTokens: number;
+  /** Sequences decoded together (default 1; GRPO decodes a group of 8 per prompt). */
+  decodeBatch?: number;
 }
 
 async function workloads(): Promise<Workload[]> {
@@ -65,7 +67,7 @@ async function workloads(): Promise<Workload[]> {
   const all: Workload[] = [
     { name: 'tiny', config: tiny, torchArgs: ['--model', 'tiny'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 64 },
     { name: 'qwen3-0.6b', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 2, seq: 256, promptLen: 32, decodeTokens: 16 },
-    { name: 'qwen3-0.6b-1k', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 0 },
+    { name: 'qwen3-0.6b-1k', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 16, decodeBatch: 8 },
   ];
   return all.filter((w) => models.includes(w.name));
 }
@@ -147,20 +149,21 @@ async function ours(w: Workload, device: Device, weights: Weights, peak: (runs?:
 async function oursDecode(w: Workload, device: Device, weights: Weights) {
   const sampler = await Sampler.create(w.config, { device, weights });
   const rng = Rng.fromSeed(0, 'bench prompt');
-  const prompt = Array.from({ length: w.promptLen }, () => rng.int(w.config.vocabSize));
+  const rows = w.decodeBatch ?? 1;
+  const prompts = Array.from({ length: rows }, () => Array.from({ length: w.promptLen }, () => rng.int(w.config.vocabSize)));
   const decodeOnce = async () => {
     const stamps: number[] = [];
     sampler.onStep = () => stamps.push(performance.now());
     const t0 = performance.now();
-    const [gen] = await sampler.generate([prompt], { temperature: 0, maxNewTokens: w.decodeTokens, seed: 0 });
-    await sampler.release([gen.seqId]);
+    const gens = await sampler.generate(prompts, { temperature: 0, maxNewTokens: w.decodeTokens, seed: 0 });
+    await sampler.release(gens.map((g) => g.seqId));
     return { prefill: (stamps[0] - t0) / 1000, perToken: stamps.slice(1).map((s, i) => (s - stamps[i]) / 1000) };
   };
   await decodeOnce(); // warm-up
   const dec = await decodeOnce();
   await sampler.close();
-  const tokenS = median(dec.perToken);
-  return { prefill_s: dec.prefill, median_token_s: tokenS, tokens_per_s: 1 / tokenS, mean_tokens_per_s: dec.perToken.length / dec.perToken.reduce((a, b) => a + b, 0) };
+  const stepS = median(dec.perToken);
+  return { prefill_s: dec.prefill, median_token_s: stepS, tokens_per_s: rows / stepS, mean_tokens_per_s: (rows * dec.perToken.length) / dec.perToken.reduce((a, b) => a + b, 0) };
 }
 
 /** The environment without our malloc settings. */
@@ -172,7 +175,7 @@ function defaultMalloc(): NodeJS.ProcessEnv {
 
 async function torch(w: Workload, env: NodeJS.ProcessEnv = process.env) {
   const args = [`${ROOT}bench/engine/torch_baseline.py`, ...w.torchArgs, '--threads', String(threads), '--batch', String(w.batch), '--seq', String(w.seq),
-    '--train-steps', String(trainSteps), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens)] : ['--skip-decode'])];
+    '--train-steps', String(trainSteps), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens), '--decode-batch', String(w.decodeBatch ?? 1)] : ['--skip-decode'])];
   const { stdout } = await run(`${ROOT}.tools/py/bin/python`, args, { maxBuffer: 1 << 24, env });
   return JSON.parse(stdout) as { train: { tokens_per_s: number; median_step_s: number }; decode?: { tokens_per_s: number; mean_tokens_per_s: number } };
 }
@@ -215,7 +218,7 @@ const rows = results.map(({ workload: w, rounds: rs }) => {
   const mfu = (tps: number, peak: number) => (tps * torchPerToken) / (peak * 1e9);
   const paired = rs.filter((r) => r.torch);
   const row = {
-    workload: `${w.name} (train ${w.batch}x${w.seq}${w.decodeTokens ? `, decode ${w.decodeTokens}` : ''})`,
+    workload: `${w.name} (train ${w.batch}x${w.seq}${w.decodeTokens ? `, decode ${w.decodeTokens}${(w.decodeBatch ?? 1) > 1 ? ` x ${w.decodeBatch} rows` : ''}` : ''})`,
     peak_gflops: median(rs.map((r) => r.peak_gflops)),
     train_ours: median(rs.map((r) => r.ours.train.tokens_per_s)),
     train_torch: paired.length ? median(paired.map((r) => r.torch!.train.tokens_per_s)) : null,

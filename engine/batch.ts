@@ -74,6 +74,13 @@ export function encodeSequences(batch: SequenceBatch): Encoded {
   };
 }
 
+/** Feeds the flat positions as `rowsName` and replaces the [B, T] targets by theirs at those positions. */
+function packTargets(enc: Encoded, positions: number[], rowsName: 'loss_rows' | 'score_rows'): void {
+  const targets = enc.feeds.targets.data as BigInt64Array;
+  enc.feeds[rowsName] = { dtype: 'int64', shape: [positions.length], data: BigInt64Array.from(positions, (x) => BigInt(x)) };
+  enc.feeds.targets = { dtype: 'int64', shape: [positions.length], data: BigInt64Array.from(positions, (x) => targets[x]) };
+}
+
 /**
  * Everything a train micro-batch feeds, plus its number of loss tokens. Per-token values are packed at the loss
  * positions only (loss_rows: flat b * cols + t where lossMask is non-zero), the only rows the head runs on. A
@@ -82,7 +89,6 @@ export function encodeSequences(batch: SequenceBatch): Encoded {
 export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: boolean): Encoded & { lossTokens: number } {
   const enc = encodeSequences(batch);
   checkRows('lossMask', batch.lossMask, enc.lengths);
-  const targets = enc.feeds.targets.data as BigInt64Array;
   const positions: number[] = [];
   let lossTokens = 0;
   batch.lossMask.forEach((row, r) =>
@@ -93,6 +99,7 @@ export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: 
     }),
   );
   if (positions.length === 0) positions.push(0);
+  packTargets(enc, positions, 'loss_rows');
   const m = positions.length;
   const packed = (rows: number[][] | undefined, name: string) => {
     if (!rows) throw new Error(`batch: ${name} is required`);
@@ -103,8 +110,6 @@ export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: 
     });
     return { dtype, shape: [m], data: out };
   };
-  enc.feeds.loss_rows = { dtype: 'int64', shape: [m], data: BigInt64Array.from(positions, (x) => BigInt(x)) };
-  enc.feeds.targets = { dtype: 'int64', shape: [m], data: BigInt64Array.from(positions, (x) => targets[x]) };
   enc.feeds.loss_mask = packed(batch.lossMask, 'lossMask');
   if (withGrpo) {
     checkRows('oldLogp', batch.oldLogp, enc.lengths);
@@ -132,10 +137,7 @@ export function encodeScoring(batch: SequenceBatch, mask?: number[][]): EncodedS
   enc.lengths.forEach((n, r) => {
     for (let c = 0; c < n; c++) if (!mask || mask[r][c] !== 0) positions.push(r * enc.cols + c);
   });
-  const picked = positions.length > 0 ? positions : [0];
-  const targets = enc.feeds.targets.data as BigInt64Array;
-  enc.feeds.score_rows = { dtype: 'int64', shape: [picked.length], data: BigInt64Array.from(picked, (x) => BigInt(x)) };
-  enc.feeds.targets = { dtype: 'int64', shape: [picked.length], data: BigInt64Array.from(picked, (x) => targets[x]) };
+  packTargets(enc, positions.length > 0 ? positions : [0], 'score_rows');
   return { ...enc, positions };
 }
 

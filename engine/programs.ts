@@ -13,6 +13,7 @@ import { shapeOf } from './graph/ops/elementwise.ts';
 import { headLogProbs, logSumExp } from './graph/ops/nn.ts';
 import { gatherRows, reshape } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead, lmHeadFewRows } from './qwen3/model.ts';
+import type { Qwen3Params } from './qwen3/model.ts';
 import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
 import type { LossSpec } from './losses.ts';
 
@@ -42,6 +43,11 @@ function sequenceInputs(g: Graph): Sequences {
   };
 }
 
+/** logp and entropy [M] of `targets` at the flat positions `rows` (int64 [M]); the head runs at those rows only. */
+function scoreAt(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, rows: Tensor, targets: Tensor): { logp: Tensor; entropy: Tensor } {
+  return headLogProbs(gatherRows(decoder(cfg, p, s.ids, s.positions, s.mask), rows), p.head, targets);
+}
+
 /**
  * logp and entropy [M] of given targets at the flat positions score_rows (int64 [M], b * T + t): the learner's
  * scoring pass (no gradient). Positions outside score_rows skip the head.
@@ -52,7 +58,7 @@ export function logProbsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
   const s = sequenceInputs(g);
   const rows = g.input('score_rows', 'int64', ['M']);
   const targets = g.input('targets', 'int64', ['M']);
-  const { logp, entropy } = g.noGrad(() => headLogProbs(gatherRows(decoder(cfg, p, s.ids, s.positions, s.mask), rows), p.head, targets));
+  const { logp, entropy } = g.noGrad(() => scoreAt(cfg, p, s, rows, targets));
   g.output(logp, 'logp');
   g.output(entropy, 'entropy');
   return { bytes: g.toModel(), params: [...p.byName.keys()] };
@@ -83,8 +89,7 @@ export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['
   const targets = g.input('targets', 'int64', ['M']);
   const mask = g.input('loss_mask', dtype, ['M']);
   const scale = g.input('loss_scale', dtype, []);
-  const hidden = gatherRows(decoder(cfg, p, s.ids, s.positions, s.mask), rows);
-  const { logp } = headLogProbs(hidden, p.head, targets);
+  const { logp } = scoreAt(cfg, p, s, rows, targets);
   const inp = { logp, mask, scale };
   const lg = loss === 'sft' ? sftLoss(inp) : grpoLoss(inp, grpoInputs(g));
   for (const [name, t] of Object.entries(lg.metrics)) g.output(t, METRIC_PREFIX + name);

@@ -177,7 +177,7 @@ function adamwKernel(w, g, m, v, coef, c1, beta2, c2, stepSize, invBc2Sqrt, eps,
   }
 }
 
-// The same update as a WebAssembly SIMD kernel for f32 tensors (~2x faster), when the runtime has SIMD.
+// The same update as a WebAssembly SIMD kernel for f32 tensors (~1.6x faster: 2.4 vs 3.9 ns per parameter), when the runtime has SIMD.
 const adamwF32 = simdAdamw(adamwKernel);
 
 // Global-norm clipping and AdamW over stored tensors, one fused pass per tensor, in place: an ONNX AdamW costs

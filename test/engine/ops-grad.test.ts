@@ -92,8 +92,3 @@ check('headLogProbs (head Gemm + target log-probs; fused rule, transposed dense 
   fixed: [{ dtype: 'int64', shape: [4], values: [0, 6, 3, 3] }],
   f: ([h, w], [t]) => N.headLogProbs(h, w, t).logp,
 });
-check('tokenLogProbs (log-probs of targets)', {
-  inputs: [x(4, 7)],
-  fixed: [{ dtype: 'int64', shape: [4], values: [0, 6, 3, 3] }],
-  f: ([a], [t]) => N.tokenLogProbs(a, t).logp,
-});

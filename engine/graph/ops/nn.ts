@@ -1,5 +1,5 @@
 // Neural-network ops whose derivative rules are worth writing by hand (fewer, cheaper backward nodes than the
-// autodiff of their parts): softmax, RMSNorm, rotary embedding, and the log-prob of target tokens. Composite
+// autodiff of their parts): softmax, RMSNorm, rotary embedding, and the vocabulary head with the log-probs of its targets. Composite
 // ops compute their forward pass under noGrad and attach their rule with Graph.attach.
 import type { Tensor } from '../graph.ts';
 import { add, exp, log, mul, neg, reciprocal, sqrt, sub, unbroadcast } from './elementwise.ts';
@@ -82,22 +82,10 @@ function targetStats(logits: Tensor, targets: Tensor): TargetStats {
 }
 
 /**
- * For logits [N, V] and int64 targets [N]: logp = log softmax(logits)[target] and the entropy of each row, [N]
- * each. The rule dlogits = g * (onehot(target) - p) reuses the forward pass's p.
- */
-export function tokenLogProbs(logits: Tensor, targets: Tensor): { logp: Tensor; entropy: Tensor } {
-  const g = logits.graph;
-  const { p, idx, lp, entropy } = targetStats(logits, targets);
-  const out = g.attach(lp, [logits], ([gy]) => [
-    g.apply1('ScatterElements', [mul(p, neg(gy!)), idx, gy!], { axis: 1, reduction: 'add' }, { dtype: logits.dtype, shape: logits.shape }),
-  ]);
-  return { logp: squeeze(out, [-1]), entropy };
-}
-
-/**
- * The vocabulary head and the target log-probs as one op: logits = x W^T for x [N, H], W [V, H], then as
- * tokenLogProbs. Its rule never forms dlogits = s (onehot - p) (s = the incoming gradient per row), which would
- * cost a pass over [N, V] and a copy of it for the scatter: with the one-hot part split off,
+ * The vocabulary head and the target log-probs as one op: logits = x W^T for x [N, H], W [V, H], then logp and
+ * entropy as targetStats computes them. Its rule never forms dlogits = s (onehot - p) (s = the incoming
+ * gradient per row), which would cost a pass over [N, V] and a copy of it for the scatter; with the one-hot
+ * part split off,
  *   dx = s (W[target] - p W)                          (a gather and one Gemm on p)
  *   dW = -(s x)^T p  + rows s x added at the targets   (one Gemm on p, plus N rows)
  * The dense part of dW is computed transposed, as (-s x)^T p -> [H, V], and transposed back: onnxruntime's

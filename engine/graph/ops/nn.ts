@@ -1,6 +1,6 @@
 // Neural-network ops whose derivative rules are worth writing by hand (fewer, cheaper backward nodes than the
-// autodiff of their parts): softmax, RMSNorm, rotary embedding, and the vocabulary head with the log-probs of its targets. Composite
-// ops compute their forward pass under noGrad and attach their rule with Graph.attach.
+// autodiff of their parts): softmax, RMSNorm, rotary embedding, and the vocabulary head with the log-probs of
+// its targets. Composite ops compute their forward pass under noGrad and attach their rule with Graph.attach.
 import type { Tensor } from '../graph.ts';
 import { add, exp, log, mul, neg, reciprocal, sqrt, sub, unbroadcast } from './elementwise.ts';
 import { max, mean, sum } from './reduce.ts';

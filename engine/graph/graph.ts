@@ -114,6 +114,11 @@ export class Graph {
     this.outputSources.push(t.name);
   }
 
+  /** False inside noGrad: ops emitted now are not recorded on the tape. */
+  get recording(): boolean {
+    return this.noGradDepth === 0;
+  }
+
   /** Runs `fn` without recording anything on the tape (its results carry no gradient). */
   noGrad<T>(fn: () => T): T {
     this.noGradDepth++;
@@ -132,11 +137,14 @@ export class Graph {
     const live = inputs.filter((t): t is Tensor => t !== null);
     for (const t of live) if (t.graph !== this) throw new Error(`graph: ${op} got a tensor of another graph`);
     const grad = backward !== undefined && this.noGradDepth === 0 && live.some((t) => t.requiresGrad);
-    const outputs = outs.map((o) => new Tensor(this, this.fresh(op.toLowerCase()), o.dtype, o.shape, grad));
+    const outputs = outs.map((o) => new Tensor(this, this.fresh(op.slice(op.lastIndexOf('.') + 1).toLowerCase()), o.dtype, o.shape, grad));
     const attrValues: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) attrValues[k] = toAttr(v);
+    // A qualified name ("com.microsoft.GroupQueryAttention") names a contrib op: domain, then op type.
+    const dot = op.lastIndexOf('.');
     this.nodes.push({
-      op,
+      op: op.slice(dot + 1),
+      ...(dot > 0 ? { domain: op.slice(0, dot) } : {}),
       inputs: inputs.map((t) => (t === null ? '' : t.name)),
       outputs: outputs.map((t) => t.name),
       name: `n${this.nodes.length}_${op}`,

@@ -191,6 +191,13 @@ export function encodeModel(m: ModelSpec): Uint8Array {
     o.string(1, '');
     o.int(2, m.opset);
   });
+  // Contrib domains (com.microsoft) have one version.
+  for (const domain of new Set(m.nodes.map((n) => n.domain).filter((d): d is string => !!d))) {
+    w.message(8, (o) => {
+      o.string(1, domain);
+      o.int(2, 1);
+    });
+  }
   return w.finish();
 }
 

@@ -74,6 +74,23 @@ export function encodeSequences(batch: SequenceBatch): Encoded {
   };
 }
 
+/**
+ * True when every row is real tokens followed only by padding (attention_mask 1...1 0...0): causal attention
+ * alone then masks the padding for every real token, which lets the fused causal kernel run the batch.
+ */
+export function padsAtEnd(enc: Encoded): boolean {
+  const mask = enc.feeds.attention_mask.data as BigInt64Array;
+  for (let r = 0; r < enc.rows; r++) {
+    let padding = false;
+    for (let c = 0; c < enc.cols; c++) {
+      const real = mask[r * enc.cols + c] !== 0n;
+      if (real && padding) return false;
+      padding ||= !real;
+    }
+  }
+  return true;
+}
+
 /** Feeds the flat positions as `rowsName` and replaces the [B, T] targets by theirs at those positions. */
 function packTargets(enc: Encoded, positions: number[], rowsName: 'loss_rows' | 'score_rows'): void {
   const targets = enc.feeds.targets.data as BigInt64Array;

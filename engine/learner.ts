@@ -13,8 +13,9 @@ import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
 import { GRAD_PREFIX, METRIC_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
 import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
-import { encodeScoring, encodeTrain, unpackScored } from './batch.ts';
-import type { SequenceBatch, TrainMicroBatch } from './batch.ts';
+import { encodeScoring, encodeSequences, encodeTrain, padsAtEnd, unpackScored } from './batch.ts';
+import type { Encoded, SequenceBatch, TrainMicroBatch } from './batch.ts';
+import type { AttentionKind } from './qwen3/model.ts';
 
 export interface OptimizerConfig {
   beta1: number;
@@ -38,6 +39,12 @@ export interface LearnerOptions {
   seed?: number;
   /** Store-name prefix of the weights on the device (default: '<this learner's namespace>w/'). */
   prefix?: string;
+  /**
+   * 'auto' (default): batches padded only at the end run the fused causal attention kernel when the programs
+   * are float32 on the CPU provider; every other batch (left padding, holes, float64, other providers) the
+   * explicit masked attention. 'masked': always the explicit form.
+   */
+  attention?: 'auto' | 'masked';
 }
 
 /** What a checkpoint needs besides the weights (matches engine/checkpoint.ts TrainingState minus `extra`). */
@@ -66,6 +73,7 @@ export class Learner {
   private rngStream: Rng;
   private readonly sessions = new Map<string, Promise<Session>>();
   private readonly optimizer: OptimizerConfig;
+  private readonly fusedAttention: boolean;
   private stepCount = 0;
 
   private constructor(
@@ -81,6 +89,17 @@ export class Learner {
     this.names = [...qwen3ParamShapes(config).keys()];
     this.optimizer = { ...DEFAULT_OPTIMIZER, ...opts.optimizer };
     this.rngStream = Rng.fromSeed(opts.seed ?? 0, 'learner');
+    const cpuOnly = device.executionProviders.every((p) => p === 'cpu');
+    this.fusedAttention = (opts.attention ?? 'auto') === 'auto' && dtype === 'float32' && cpuOnly;
+  }
+
+  /** Which attention the programs use for `batch` (see LearnerOptions.attention). */
+  attentionFor(batch: SequenceBatch): AttentionKind {
+    return this.attentionOf(encodeSequences(batch));
+  }
+
+  private attentionOf(enc: Encoded): AttentionKind {
+    return this.fusedAttention && padsAtEnd(enc) ? 'causal' : 'masked';
   }
 
   /** Copies `weights` (f32 host tensors) onto the device (a fresh device unless `opts.device` is given). */
@@ -123,7 +142,8 @@ export class Learner {
    */
   async logProbs(batch: SequenceBatch, opts: { mask?: number[][] } = {}): Promise<{ logp: number[][]; entropy: number[][] }> {
     const enc = encodeScoring(batch, opts.mask);
-    const session = await this.session('logprobs', () => logProbsProgram(this.config, this.dtype));
+    const attention = this.attentionOf(enc);
+    const session = await this.session(`logprobs:${attention}`, () => logProbsProgram(this.config, this.dtype, attention));
     const out = await this.device.run(session, pick({ ...this.weightFeeds(), ...enc.feeds }, session), { logp: null, entropy: null });
     return { logp: unpackScored(out.logp.data as Float32Array, enc), entropy: unpackScored(out.entropy.data as Float32Array, enc) };
   }
@@ -137,7 +157,11 @@ export class Learner {
     const grpo = loss.kind === 'grpo';
     const encoded = micro.map((m) => encodeTrain(m, this.dtype, grpo));
     const lossTokens = encoded.reduce((a, e) => a + e.lossTokens, 0);
-    const session = await this.session(`grad:${loss.kind}`, () => gradProgram(this.config, this.dtype, loss.kind));
+    const programFor = (enc: Encoded) => {
+      const attention = this.attentionOf(enc);
+      return this.session(`grad:${loss.kind}:${attention}`, () => gradProgram(this.config, this.dtype, loss.kind, attention));
+    };
+    const session = await programFor(encoded[0]);
     const scalar = (v: number): DeviceTensor => ({ dtype: this.dtype, shape: [], data: this.dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v) });
     const knobs: Record<string, DeviceTensor> = grpo
       ? { eps_low: scalar(loss.epsLow), eps_high: scalar(loss.epsHigh), dual_clip_c: scalar(loss.dualClipC), log_ratio_clamp: scalar(loss.logRatioClamp ?? 20) }
@@ -158,7 +182,8 @@ export class Learner {
       }
       for (const o of session.outputs) if (o.startsWith(METRIC_PREFIX)) fetches[o] = null;
       const feeds = { ...this.weightFeeds(), ...encoded[i].feeds, loss_scale: scalar(lossTokens > 0 ? 1 / lossTokens : 0), ...knobs };
-      const out = await this.device.run(session, pick(feeds, session), fetches);
+      const program = i === 0 ? session : await programFor(encoded[i]);
+      const out = await this.device.run(program, pick(feeds, program), fetches);
       for (const [k, v] of Object.entries(out)) {
         if (!k.startsWith(METRIC_PREFIX)) continue;
         const name = k.slice(METRIC_PREFIX.length);

@@ -13,7 +13,7 @@ import { shapeOf } from './graph/ops/elementwise.ts';
 import { headLogProbs, logSumExp } from './graph/ops/nn.ts';
 import { gatherRows, reshape } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead, lmHeadFewRows } from './qwen3/model.ts';
-import type { Qwen3Params } from './qwen3/model.ts';
+import type { AttentionKind, Qwen3Params } from './qwen3/model.ts';
 import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
 import type { LossSpec } from './losses.ts';
 
@@ -44,32 +44,32 @@ function sequenceInputs(g: Graph): Sequences {
 }
 
 /** logp and entropy [M] of `targets` at the flat positions `rows` (int64 [M]); the head runs at those rows only. */
-function scoreAt(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, rows: Tensor, targets: Tensor): { logp: Tensor; entropy: Tensor } {
-  return headLogProbs(gatherRows(decoder(cfg, p, s.ids, s.positions, s.mask), rows), p.head, targets);
+function scoreAt(cfg: Qwen3Config, p: Qwen3Params, s: Sequences, rows: Tensor, targets: Tensor, attention: AttentionKind): { logp: Tensor; entropy: Tensor } {
+  return headLogProbs(gatherRows(decoder(cfg, p, s.ids, s.positions, s.mask, attention), rows), p.head, targets);
 }
 
 /**
  * logp and entropy [M] of given targets at the flat positions score_rows (int64 [M], b * T + t): the learner's
  * scoring pass (no gradient). Positions outside score_rows skip the head.
  */
-export function logProbsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
+export function logProbsProgram(cfg: Qwen3Config, dtype: FloatType, attention: AttentionKind = 'masked'): Program {
   const g = new Graph(dtype);
   const p = declareParams(g, cfg);
   const s = sequenceInputs(g);
   const rows = g.input('score_rows', 'int64', ['M']);
   const targets = g.input('targets', 'int64', ['M']);
-  const { logp, entropy } = g.noGrad(() => scoreAt(cfg, p, s, rows, targets));
+  const { logp, entropy } = g.noGrad(() => scoreAt(cfg, p, s, rows, targets, attention));
   g.output(logp, 'logp');
   g.output(entropy, 'entropy');
   return { bytes: g.toModel(), params: [...p.byName.keys()] };
 }
 
 /** Full logits [B, T, V] (parity tests and the no-cache reference decode). */
-export function logitsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
+export function logitsProgram(cfg: Qwen3Config, dtype: FloatType, attention: AttentionKind = 'masked'): Program {
   const g = new Graph(dtype);
   const p = declareParams(g, cfg);
   const s = sequenceInputs(g);
-  const logits = g.noGrad(() => lmHead(p, decoder(cfg, p, s.ids, s.positions, s.mask)));
+  const logits = g.noGrad(() => lmHead(p, decoder(cfg, p, s.ids, s.positions, s.mask, attention)));
   const shape = g.apply1('Concat', [shapeOf(s.ids), g.ints([cfg.vocabSize])], { axis: 0 }, { dtype: 'int64', shape: [3] });
   g.output(reshape(logits, ['B', 'T', cfg.vocabSize], shape), 'logits');
   return { bytes: g.toModel(), params: [...p.byName.keys()] };
@@ -81,7 +81,7 @@ export function logitsProgram(cfg: Qwen3Config, dtype: FloatType): Program {
  * the dense part, with their rows as `grad_rows:` / `grad_row_index:`) and the squared norm of the dense parts
  * (`grad_sumsq`). The optimizer runs on the device thread (see device.adamw).
  */
-export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['kind']): Program {
+export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['kind'], attention: AttentionKind = 'masked'): Program {
   const g = new Graph(dtype);
   const p = declareParams(g, cfg);
   const s = sequenceInputs(g);
@@ -89,7 +89,7 @@ export function gradProgram(cfg: Qwen3Config, dtype: FloatType, loss: LossSpec['
   const targets = g.input('targets', 'int64', ['M']);
   const mask = g.input('loss_mask', dtype, ['M']);
   const scale = g.input('loss_scale', dtype, []);
-  const { logp } = scoreAt(cfg, p, s, rows, targets);
+  const { logp } = scoreAt(cfg, p, s, rows, targets, attention);
   const inp = { logp, mask, scale };
   const lg = loss === 'sft' ? sftLoss(inp) : grpoLoss(inp, grpoInputs(g));
   for (const [name, t] of Object.entries(lg.metrics)) g.output(t, METRIC_PREFIX + name);

@@ -8,11 +8,19 @@ import { qwen3ParamShapes } from '../config.ts';
 import type { Graph, Tensor } from '../graph/graph.ts';
 import { add, cast, cos, less, lessOrEqual, and, mul, shapeOf, silu, sin, where } from '../graph/ops/elementwise.ts';
 import { linear, matmul } from '../graph/ops/linalg.ts';
+import { causalAttention } from '../graph/ops/attention.ts';
 import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
 import { concat, embedding, reshape, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
 
 /** Additive mask value for disallowed keys (finite, so fully masked rows stay NaN-free). */
 const MASKED = -1e9;
+
+/**
+ * How the decoder attends. 'masked': explicit matmuls, softmax and an additive causal + padding mask (any
+ * attention_mask, any float type). 'causal': the fused kernel of graph/ops/attention.ts (float32, and only for
+ * rows whose padding is all at the end: attention_mask is then not read).
+ */
+export type AttentionKind = 'masked' | 'causal';
 
 export interface LayerParams {
   inputNorm: Tensor;
@@ -63,8 +71,11 @@ export function declareParams(g: Graph, cfg: Qwen3Config): Qwen3Params {
   return { embed, layers, norm: p('model.norm.weight'), head: cfg.tieWordEmbeddings ? embed : p('lm_head.weight'), byName };
 }
 
-/** Rotary tables cos, sin [B, 1, T, headDim] for int64 positions [B, T] (inverse frequencies as HF computes them). */
-export function ropeTables(cfg: Qwen3Config, positions: Tensor): { cos: Tensor; sin: Tensor } {
+/**
+ * Rotary tables cos, sin [B, 1, T, headDim] (or [B, T, 1, headDim] with headAxis 2) for int64 positions [B, T]
+ * (inverse frequencies as HF computes them).
+ */
+export function ropeTables(cfg: Qwen3Config, positions: Tensor, headAxis: 1 | 2 = 1): { cos: Tensor; sin: Tensor } {
   const g = positions.graph;
   const d = cfg.headDim;
   const f32 = g.float === 'float32';
@@ -72,7 +83,7 @@ export function ropeTables(cfg: Qwen3Config, positions: Tensor): { cos: Tensor; 
   const invFreq = Array.from({ length: d / 2 }, (_, i) => round(1 / round(cfg.ropeTheta ** round((2 * i) / d))));
   return g.noGrad(() => {
     const freqs = mul(unsqueeze(cast(positions, g.float), [-1]), g.constant(invFreq, g.float, [d / 2]));
-    const emb = unsqueeze(concat([freqs, freqs], -1), [1]);
+    const emb = unsqueeze(concat([freqs, freqs], -1), [headAxis]);
     return { cos: cos(emb), sin: sin(emb) };
   });
 }
@@ -126,6 +137,17 @@ function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: 
   return { q: reshape(q, ['B', hkv, 'GT', d]), k, v };
 }
 
+/** Fused causal attention (AttentionKind 'causal'): heads stay in [B, T, H, D] order, so nothing is transposed. */
+function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: { cos: Tensor; sin: Tensor }): Tensor {
+  const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;
+  const heads = (w: Tensor, n: number) => reshape(linear(x, w), ['B', 'T', n, d], btShape(ids, [n, d]));
+  const rows = (t: Tensor, n: number) => reshape(t, ['B', 'T', n * d], btShape(ids, [n * d]));
+  const q = rows(rope(rmsNorm(heads(p.q, hq), p.qNorm, eps), rot.cos, rot.sin), hq);
+  const k = rows(rope(rmsNorm(heads(p.k, hkv), p.kNorm, eps), rot.cos, rot.sin), hkv);
+  const v = reshape(linear(x, p.v), ['B', 'T', hkv * d], btShape(ids, [hkv * d]));
+  return linear(reshape(causalAttention(q, k, v, hq, hkv), ['N', hq * d]), p.o);
+}
+
 /** Attention output [B, Hkv, G*T, D] -> [N, Hq*D] -> o_proj. */
 function mergeHeads(cfg: Qwen3Config, p: LayerParams, o: Tensor): Tensor {
   const { numAttentionHeads: hq, headDim: d } = cfg;
@@ -141,16 +163,20 @@ function mlp(p: LayerParams, x: Tensor): Tensor {
  * The decoder over whole sequences: ids, positions (int64 [B, T]) and attention_mask ([B, T], 1 = real) ->
  * final-normed hidden states [N, hidden] (N = B*T, row-major over B then T).
  */
-export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, attentionMask: Tensor): Tensor {
+export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, attentionMask: Tensor, attention: AttentionKind = 'masked'): Tensor {
   const groups = cfg.numAttentionHeads / cfg.numKeyValueHeads;
   const scale = 1 / Math.sqrt(cfg.headDim);
-  const rot = ropeTables(cfg, positions);
-  const mask = causalMask(attentionMask, groups);
+  const rot = ropeTables(cfg, positions, attention === 'causal' ? 2 : 1);
+  const mask = attention === 'masked' ? causalMask(attentionMask, groups) : null;
+  const selfAttention = (layer: LayerParams, h: Tensor): Tensor => {
+    if (!mask) return causalSelfAttention(cfg, layer, h, ids, rot);
+    const { q, k, v } = project(cfg, layer, h, ids, rot);
+    const probs = softmax(add(mul(matmul(q, transposeLast2(k)), scale), mask));
+    return mergeHeads(cfg, layer, matmul(probs, v));
+  };
   let x = reshape(embedding(p.embed, ids), ['N', cfg.hiddenSize]);
   for (const layer of p.layers) {
-    const { q, k, v } = project(cfg, layer, rmsNorm(x, layer.inputNorm, cfg.rmsNormEps), ids, rot);
-    const probs = softmax(add(mul(matmul(q, transposeLast2(k)), scale), mask));
-    x = add(x, mergeHeads(cfg, layer, matmul(probs, v)));
+    x = add(x, selfAttention(layer, rmsNorm(x, layer.inputNorm, cfg.rmsNormEps)));
     x = add(x, mlp(layer, rmsNorm(x, layer.postNorm, cfg.rmsNormEps)));
   }
   return rmsNorm(x, p.norm, cfg.rmsNormEps);

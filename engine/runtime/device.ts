@@ -58,9 +58,11 @@ export class Device {
   private nextId = 1;
   private failed: Error | null = null;
   readonly threads: number;
+  readonly executionProviders: readonly string[];
 
   constructor(opts: DeviceOptions = {}) {
     this.threads = opts.threads ?? availableParallelism();
+    this.executionProviders = opts.executionProviders ?? ['cpu'];
     this.worker = new Worker(new URL('./worker.mjs', import.meta.url), {
       workerData: { threads: this.threads, executionProviders: opts.executionProviders, graphOptimizationLevel: opts.graphOptimizationLevel },
     });

@@ -1,0 +1,102 @@
+// The fused causal attention (com.microsoft.GroupQueryAttention with our derivative rule) against the explicit
+// masked form, whose rules are checked by finite differences in float64: log-probs, both losses and every
+// gradient agree in float32, with grouped and plain multi-head attention; and the learner runs the fused form
+// only for batches it is exact for. (HF parity, test/engine/parity.test.ts, runs the fused form as well.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Qwen3Config } from '../../engine/config.ts';
+import { encodeSequences, padsAtEnd } from '../../engine/batch.ts';
+import type { TrainMicroBatch } from '../../engine/batch.ts';
+import { initWeights } from '../../engine/init.ts';
+import { Learner } from '../../engine/learner.ts';
+import { Device } from '../../engine/runtime/device.ts';
+import type { Weights } from '../../engine/tensors.ts';
+import { prng } from '../support/prng.ts';
+
+const base: Qwen3Config = {
+  hiddenSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 8, intermediateSize: 40,
+  vocabSize: 48, ropeTheta: 10000, rmsNormEps: 1e-6, tieWordEmbeddings: true, maxPositionEmbeddings: 64,
+};
+
+/** Right-padded rows of different lengths, with a GRPO-style loss mask over the second half of each row. */
+function batch(cfg: Qwen3Config, seed: number): TrainMicroBatch {
+  const next = prng(seed);
+  const lengths = [11, 6, 9];
+  const ids = lengths.map((n) => Array.from({ length: n }, () => Math.floor(next() * cfg.vocabSize)));
+  const per = (f: (t: number, n: number) => number) => lengths.map((n) => Array.from({ length: n }, (_, t) => f(t, n)));
+  return {
+    inputIds: ids,
+    lossMask: per((t, n) => (t >= n / 2 && t < n - 1 ? 1 : 0)),
+    oldLogp: per(() => -3 - next()),
+    advantages: per((t) => (t % 2 ? 1 : -0.5) * (0.5 + next())),
+  };
+}
+
+function assertClose(got: Weights, want: Weights, label: string): void {
+  for (const [name, w] of want) {
+    const g = got.get(name)!;
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < w.data.length; i++) {
+      diff = Math.max(diff, Math.abs(w.data[i] - g.data[i]));
+      scale = Math.max(scale, Math.abs(w.data[i]));
+    }
+    assert.ok(scale > 0, `${label} ${name}: the reference gradient is all zeros`);
+    assert.ok(diff <= 1e-4 * scale + 1e-7, `${label} ${name}: max diff ${diff} vs max magnitude ${scale}`);
+  }
+}
+
+for (const [label, cfg] of [
+  ['grouped (4 query heads on 2 kv heads, head_dim != hidden/heads)', base],
+  ['multi-head (untied head)', { ...base, numKeyValueHeads: 4, tieWordEmbeddings: false }],
+] as const) {
+  test(`fused causal attention equals the explicit masked form: ${label}`, async () => {
+    const device = new Device({ threads: 1 });
+    const weights = initWeights(cfg, 3);
+    const fused = await Learner.create(cfg, weights, { device });
+    const masked = await Learner.create(cfg, weights, { device, attention: 'masked' });
+    try {
+      const micro = batch(cfg, 7);
+      assert.equal(fused.attentionFor(micro), 'causal');
+      assert.equal(masked.attentionFor(micro), 'masked');
+      const [a, b] = [await fused.logProbs(micro), await masked.logProbs(micro)];
+      micro.inputIds.forEach((row, r) =>
+        row.forEach((_, t) => {
+          assert.ok(Math.abs(a.logp[r][t] - b.logp[r][t]) < 2e-5, `logp[${r}][${t}]: ${a.logp[r][t]} vs ${b.logp[r][t]}`);
+          assert.ok(Math.abs(a.entropy[r][t] - b.entropy[r][t]) < 2e-5, `entropy[${r}][${t}]`);
+        }),
+      );
+      for (const loss of [{ kind: 'sft' as const }, { kind: 'grpo' as const, epsLow: 0.2, epsHigh: 0.28, dualClipC: 3 }]) {
+        const [x, y] = [await fused.gradients([micro], loss), await masked.gradients([micro], loss)];
+        assert.ok(Math.abs(x.metrics.loss - y.metrics.loss) <= 1e-5 * Math.abs(y.metrics.loss), `${loss.kind} loss ${x.metrics.loss} vs ${y.metrics.loss}`);
+        assertClose(x.grads, y.grads, loss.kind);
+      }
+    } finally {
+      await fused.close();
+      await masked.close();
+      await device.close();
+    }
+  });
+}
+
+test('the fused kernel runs only where it is exact: float32 batches padded at the end', async () => {
+  const right = { inputIds: [[1, 2, 3], [4, 5, 0]], attentionMask: [[1, 1, 1], [1, 1, 0]] };
+  const left = { inputIds: [[1, 2, 3], [0, 4, 5]], attentionMask: [[1, 1, 1], [0, 1, 1]] };
+  const hole = { inputIds: [[1, 2, 3]], attentionMask: [[1, 0, 1]] };
+  assert.equal(padsAtEnd(encodeSequences(right)), true);
+  assert.equal(padsAtEnd(encodeSequences({ inputIds: [[1, 2, 3, 4], [5]] })), true, 'rows of different lengths are padded at the end');
+  assert.equal(padsAtEnd(encodeSequences(left)), false);
+  assert.equal(padsAtEnd(encodeSequences(hole)), false);
+  const weights = initWeights(base, 1);
+  const f32 = await Learner.create(base, weights, { deviceOptions: { threads: 1 } });
+  const f64 = await Learner.create(base, weights, { deviceOptions: { threads: 1 }, dtype: 'float64' });
+  try {
+    assert.equal(f32.attentionFor(right), 'causal');
+    assert.equal(f32.attentionFor(left), 'masked');
+    assert.equal(f32.attentionFor(hole), 'masked');
+    assert.equal(f64.attentionFor(right), 'masked', 'onnxruntime has no float64 kernel');
+  } finally {
+    await f32.close();
+    await f64.close();
+  }
+});

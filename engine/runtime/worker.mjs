@@ -33,6 +33,8 @@ async function load({ bytes, graphOptimizationLevel }) {
     executionMode: 'sequential',
     graphOptimizationLevel: graphOptimizationLevel ?? options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: 3,
+    // AGENTRL_ORT_PROFILE=<path prefix>: onnxruntime's per-kernel profile, one JSON file per session, written when the session is released.
+    ...(process.env.AGENTRL_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.AGENTRL_ORT_PROFILE } : {}),
   });
   const id = nextSession++;
   sessions.set(id, session);
@@ -230,6 +232,7 @@ const commands = {
   release: async ({ session }) => {
     const s = sessions.get(session);
     sessions.delete(session);
+    if (s && process.env.AGENTRL_ORT_PROFILE) s.endProfiling();
     if (s) await s.release();
     return { value: null, transfer: [] };
   },

@@ -6,11 +6,12 @@
 import type { Qwen3Config } from '../config.ts';
 import { qwen3ParamShapes } from '../config.ts';
 import type { Graph, Tensor } from '../graph/graph.ts';
-import { add, cast, cos, less, lessOrEqual, and, mul, shapeOf, silu, sin, where } from '../graph/ops/elementwise.ts';
+import { add, cast, cos, less, lessOrEqual, and, mul, neg, shapeOf, silu, sin, where } from '../graph/ops/elementwise.ts';
 import { linear, matmul } from '../graph/ops/linalg.ts';
-import { causalAttention } from '../graph/ops/attention.ts';
+import { causalAttention, rotaryEmbedding } from '../graph/ops/attention.ts';
+import type { RotaryCache } from '../graph/ops/attention.ts';
 import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
-import { concat, embedding, reshape, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
+import { concat, embedding, reshape, slice, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
 
 /** Additive mask value for disallowed keys (finite, so fully masked rows stay NaN-free). */
 const MASKED = -1e9;
@@ -71,11 +72,8 @@ export function declareParams(g: Graph, cfg: Qwen3Config): Qwen3Params {
   return { embed, layers, norm: p('model.norm.weight'), head: cfg.tieWordEmbeddings ? embed : p('lm_head.weight'), byName };
 }
 
-/**
- * Rotary tables cos, sin [B, 1, T, headDim] (or [B, T, 1, headDim] with headAxis 2) for int64 positions [B, T]
- * (inverse frequencies as HF computes them).
- */
-export function ropeTables(cfg: Qwen3Config, positions: Tensor, headAxis: 1 | 2 = 1): { cos: Tensor; sin: Tensor } {
+/** Rotary tables cos, sin [B, 1, T, headDim] for int64 positions [B, T] (inverse frequencies as HF computes them). */
+export function ropeTables(cfg: Qwen3Config, positions: Tensor): { cos: Tensor; sin: Tensor } {
   const g = positions.graph;
   const d = cfg.headDim;
   const f32 = g.float === 'float32';
@@ -83,8 +81,22 @@ export function ropeTables(cfg: Qwen3Config, positions: Tensor, headAxis: 1 | 2 
   const invFreq = Array.from({ length: d / 2 }, (_, i) => round(1 / round(cfg.ropeTheta ** round((2 * i) / d))));
   return g.noGrad(() => {
     const freqs = mul(unsqueeze(cast(positions, g.float), [-1]), g.constant(invFreq, g.float, [d / 2]));
-    const emb = unsqueeze(concat([freqs, freqs], -1), [headAxis]);
+    const emb = unsqueeze(concat([freqs, freqs], -1), [1]);
     return { cos: cos(emb), sin: sin(emb) };
+  });
+}
+
+/** ropeTables in the layout of onnxruntime's rotary kernel: a [B*T, D/2] row per token (see RotaryCache). */
+function rotaryCache(cfg: Qwen3Config, positions: Tensor): RotaryCache {
+  const g = positions.graph;
+  const { cos: c, sin: s } = ropeTables(cfg, positions);
+  return g.noGrad(() => {
+    // The tables repeat each frequency twice over head_dim: the kernel wants the first half only.
+    const half = (t: Tensor) => reshape(slice(t, -1, 0, cfg.headDim / 2), ['BT', cfg.headDim / 2], g.ints([-1, cfg.headDim / 2]));
+    const n = g.apply1('ReduceProd', [shapeOf(positions)], { keepdims: 0 }, { dtype: 'int64', shape: [] });
+    const slots = reshape(range(n), ['B', 'T'], shapeOf(positions));
+    const sinRows = half(s);
+    return { slots, cos: half(c), sin: sinRows, negSin: neg(sinRows) };
   });
 }
 
@@ -138,12 +150,12 @@ function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: 
 }
 
 /** Fused causal attention (AttentionKind 'causal'): heads stay in [B, T, H, D] order, so nothing is transposed. */
-function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: { cos: Tensor; sin: Tensor }): Tensor {
+function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: RotaryCache): Tensor {
   const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;
   const heads = (w: Tensor, n: number) => reshape(linear(x, w), ['B', 'T', n, d], btShape(ids, [n, d]));
   const rows = (t: Tensor, n: number) => reshape(t, ['B', 'T', n * d], btShape(ids, [n * d]));
-  const q = rows(rope(rmsNorm(heads(p.q, hq), p.qNorm, eps), rot.cos, rot.sin), hq);
-  const k = rows(rope(rmsNorm(heads(p.k, hkv), p.kNorm, eps), rot.cos, rot.sin), hkv);
+  const q = rotaryEmbedding(rows(rmsNorm(heads(p.q, hq), p.qNorm, eps), hq), rot, hq);
+  const k = rotaryEmbedding(rows(rmsNorm(heads(p.k, hkv), p.kNorm, eps), hkv), rot, hkv);
   const v = reshape(linear(x, p.v), ['B', 'T', hkv * d], btShape(ids, [hkv * d]));
   return linear(reshape(causalAttention(q, k, v, hq, hkv), ['N', hq * d]), p.o);
 }
@@ -166,12 +178,14 @@ function mlp(p: LayerParams, x: Tensor): Tensor {
 export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, attentionMask: Tensor, attention: AttentionKind = 'masked'): Tensor {
   const groups = cfg.numAttentionHeads / cfg.numKeyValueHeads;
   const scale = 1 / Math.sqrt(cfg.headDim);
-  const rot = ropeTables(cfg, positions, attention === 'causal' ? 2 : 1);
-  const mask = attention === 'masked' ? causalMask(attentionMask, groups) : null;
+  const fused = attention === 'causal';
+  const cache = fused ? rotaryCache(cfg, positions) : null;
+  const rot = fused ? null : ropeTables(cfg, positions);
+  const mask = fused ? null : causalMask(attentionMask, groups);
   const selfAttention = (layer: LayerParams, h: Tensor): Tensor => {
-    if (!mask) return causalSelfAttention(cfg, layer, h, ids, rot);
-    const { q, k, v } = project(cfg, layer, h, ids, rot);
-    const probs = softmax(add(mul(matmul(q, transposeLast2(k)), scale), mask));
+    if (cache) return causalSelfAttention(cfg, layer, h, ids, cache);
+    const { q, k, v } = project(cfg, layer, h, ids, rot!);
+    const probs = softmax(add(mul(matmul(q, transposeLast2(k)), scale), mask!));
     return mergeHeads(cfg, layer, matmul(probs, v));
   };
   let x = reshape(embedding(p.embed, ids), ['N', cfg.hiddenSize]);

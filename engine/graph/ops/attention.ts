@@ -1,5 +1,6 @@
-// Causal grouped-query attention as one fused onnxruntime kernel (com.microsoft.GroupQueryAttention, CPU,
-// float32), with its derivative rule written here from the probabilities the kernel hands back.
+// The fused attention path (float32): causal grouped-query attention and the rotary embedding as onnxruntime
+// contrib kernels (com.microsoft.GroupQueryAttention, com.microsoft.RotaryEmbedding), with their derivative
+// rules written here (attention's from the probabilities the kernel hands back).
 //
 // Why a contrib op: the explicit form (MatMul, additive mask, Softmax, MatMul) materialises the masked scores,
 // and onnxruntime's Softmax turns every masked entry into a denormal: on a tiny model's [4, 4, 256, 256] scores
@@ -11,6 +12,28 @@ import { mul, sub } from './elementwise.ts';
 import { matmul } from './linalg.ts';
 import { sum } from './reduce.ts';
 import { reshape, transpose, transposeLast2 } from './shape.ts';
+
+/** Rotation tables for rotaryEmbedding: one row per token and the row of each token. */
+export interface RotaryCache {
+  /** Each token's row in the tables: int64 [B, T]. */
+  slots: Tensor;
+  /** cos, sin and -sin of position x inverse frequency: [B*T, D/2]. */
+  cos: Tensor;
+  sin: Tensor;
+  negSin: Tensor;
+}
+
+/**
+ * Rotary embedding (rotate-half form, as rope in nn.ts) on x [B, T, heads * D] by onnxruntime's kernel
+ * (com.microsoft.RotaryEmbedding, float32): one node instead of the seven of the composite form. The rotation
+ * is orthogonal, so the backward is the inverse rotation: the same kernel with sin negated.
+ */
+export function rotaryEmbedding(x: Tensor, cache: RotaryCache, heads: number): Tensor {
+  const g = x.graph;
+  const rotate = (t: Tensor, sin: Tensor) => g.apply1('com.microsoft.RotaryEmbedding', [t, cache.slots, cache.cos, sin], { num_heads: heads }, { dtype: t.dtype, shape: t.shape });
+  const y = g.noGrad(() => rotate(x, cache.sin));
+  return g.attach(y, [x], ([gy]) => [rotate(gy!, cache.negSin)]);
+}
 
 /** Scalar dim `axis` of x's shape, as int64 [1]. */
 function dim(x: Tensor, axis: number): Tensor {

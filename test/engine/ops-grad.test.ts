@@ -46,6 +46,13 @@ check('mean (symbolic dims)', { inputs: [{ shape: [3, 4], dims: ['B', 4] }], f: 
 check('reshape + transpose', { inputs: [x(2, 3, 4)], f: ([a]) => S.transpose(S.reshape(a, [6, 4]), [1, 0]) });
 check('unsqueeze + squeeze', { inputs: [x(3, 2)], f: ([a]) => E.mul(S.squeeze(S.unsqueeze(a, [0, 2]), [0]), S.unsqueeze(a, [1])) });
 check('concat', { inputs: [x(2, 3), x(2, 1), x(2, 2)], f: ([a, b, c]) => S.concat([a, b, c], 1) });
+check('split (one part unused: its gradient is zeros)', {
+  inputs: [x(2, 7)],
+  f: ([a]) => {
+    const [p, , r] = S.split(a, 1, [2, 3, 2]);
+    return E.add(E.mul(p, r), p);
+  },
+});
 check('slice', { inputs: [x(3, 6)], f: ([a]) => E.add(S.slice(a, -1, 1, 4), S.slice(a, 1, 3, 6)) });
 check('embedding (repeated ids)', {
   inputs: [x(5, 3)],

@@ -11,7 +11,7 @@ import type { Tensor } from '../graph.ts';
 import { mul, sub } from './elementwise.ts';
 import { matmul } from './linalg.ts';
 import { sum } from './reduce.ts';
-import { reshape, transpose, transposeLast2 } from './shape.ts';
+import { concat, reshape, slice, transpose, transposeLast2 } from './shape.ts';
 
 /** Rotation tables for rotaryEmbedding: one row per token and the row of each token. */
 export interface RotaryCache {
@@ -43,44 +43,44 @@ function dim(x: Tensor, axis: number): Tensor {
 }
 
 /**
- * softmax(q k^T / sqrt(D) + causal mask) v for q [B, T, heads * D] and k, v [B, T, kvHeads * D] (query head h
- * reads kv head floor(h / (heads / kvHeads)), as Qwen3) -> [B, T, heads * D].
+ * softmax(q k^T / sqrt(D) + causal mask) v for qkv [B, T, (heads + 2 kvHeads) * D], the queries, keys and values
+ * of each token side by side (query head h reads kv head floor(h / (heads / kvHeads)), as Qwen3) -> the
+ * attention output [B, T, heads * D].
  *
  * Backward, with P the probabilities ([B, heads, T, T], from the kernel) and dO the output gradient, per head:
  * dV = P^T dO; dS = P * (dO V^T - rowsum(dO * O)); dQ = dS K / sqrt(D); dK = dS^T Q / sqrt(D). rowsum(dO * O)
- * equals rowsum(P * dP) (as flash attention uses) and costs a [T, D] pass instead of a [T, T] one.
+ * equals rowsum(P * dP) (as flash attention uses) and costs a [T, D] pass instead of a [T, T] one. K and V in
+ * head-major layout are the kernel's own present_key / present_value outputs.
  */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, kvHeads: number): Tensor {
-  const g = q.graph;
+export function causalAttention(qkv: Tensor, heads: number, kvHeads: number): Tensor {
+  const g = qkv.graph;
   if (g.float !== 'float32') throw new Error('causalAttention: onnxruntime implements GroupQueryAttention for float32 only');
-  const d = (q.shape[2] as number) / heads;
+  const d = (qkv.shape[2] as number) / (heads + 2 * kvHeads);
   const scale = 1 / Math.sqrt(d);
-  const withGrad = g.recording && [q, k, v].some((t) => t.requiresGrad);
-  const [o, probs] = g.noGrad(() => {
+  const withGrad = g.recording && qkv.requiresGrad;
+  const [o, kh, vh, probs] = g.noGrad(() => {
     // Every row is causal over the whole length: seqlens_k = T - 1 for each of the B rows.
-    const t = dim(q, 1);
+    const t = dim(qkv, 1);
     const int32 = (x: Tensor, shape: (string | number)[]) => g.apply1('Cast', [x], { to: 6 }, { dtype: 'int32', shape });
     const last = g.apply1('Sub', [t, g.ints([1])], {}, { dtype: 'int64', shape: [1] });
-    const seqlens = int32(g.apply1('Expand', [last, dim(q, 0)], {}, { dtype: 'int64', shape: ['B'] }), ['B']);
+    const seqlens = int32(g.apply1('Expand', [last, dim(qkv, 0)], {}, { dtype: 'int64', shape: ['B'] }), ['B']);
     const total = int32(g.apply1('Squeeze', [t], {}, { dtype: 'int64', shape: [] }), []);
-    const present = { dtype: q.dtype, shape: ['B', kvHeads, 'T', d] };
-    const outs = [{ dtype: q.dtype, shape: q.shape }, present, present];
+    const present = { dtype: qkv.dtype, shape: ['B', kvHeads, 'T', d] };
+    const outs = [{ dtype: qkv.dtype, shape: ['B', 'T', heads * d] }, present, present];
     // Mode 2 hands back the probabilities after the softmax; only a train step needs them.
     const attrs = { num_heads: heads, kv_num_heads: kvHeads, scale: { kind: 'float' as const, v: scale }, ...(withGrad ? { qk_output: 2 } : {}) };
-    const all = g.apply('com.microsoft.GroupQueryAttention', [q, k, v, null, null, seqlens, total], attrs, withGrad ? [...outs, { dtype: q.dtype, shape: ['B', heads, 'T', 'T'] }] : outs);
-    return [all[0], all[3]];
+    const probsOut = { dtype: qkv.dtype, shape: ['B', heads, 'T', 'T'] };
+    return g.apply('com.microsoft.GroupQueryAttention', [qkv, null, null, null, null, seqlens, total], attrs, withGrad ? [...outs, probsOut] : outs);
   });
   if (!withGrad) return o;
   const groups = heads / kvHeads;
-  // [B, T, n * X] -> [B, n, T, X], and query heads grouped by kv head: [B, heads, T, X] -> [B, kvHeads, G*T, X].
+  // [B, T, n * D] -> [B, n, T, D], and query heads grouped by kv head: [B, heads, T, X] -> [B, kvHeads, G*T, X].
   const byHead = (x: Tensor, n: number) => transpose(reshape(x, ['B', 'T', n, d]), [0, 2, 1, 3]);
   const grouped = (x: Tensor) => (groups === 1 ? x : reshape(x, ['B', kvHeads, 'GT', x.shape[3]]));
   // [B, n, T, D] (queries: grouped [B, kvHeads, G*T, D]) -> [B, T, n * D].
   const back = (x: Tensor, n: number) => reshape(transpose(n === kvHeads ? x : reshape(x, ['B', n, 'T', d]), [0, 2, 1, 3]), ['B', 'T', n * d]);
-  return g.attach(o, [q, k, v], ([dO]) => {
-    const qh = grouped(byHead(q, heads));
-    const kh = byHead(k, kvHeads);
-    const vh = byHead(v, kvHeads);
+  return g.attach(o, [qkv], ([dO]) => {
+    const qh = grouped(byHead(slice(qkv, -1, 0, heads * d), heads));
     const dOh = grouped(byHead(dO!, heads));
     const rowDot = grouped(transpose(sum(mul(reshape(dO!, ['B', 'T', heads, d]), reshape(o, ['B', 'T', heads, d])), [-1], true), [0, 2, 1, 3]));
     const p = grouped(probs);
@@ -88,6 +88,6 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, 
     const dQ = back(mul(matmul(dS, kh), scale), heads);
     const dK = back(mul(matmul(transposeLast2(dS), qh), scale), kvHeads);
     const dV = back(matmul(transposeLast2(p), dOh), kvHeads);
-    return [dQ, dK, dV];
+    return [concat([dQ, dK, dV], -1)];
   });
 }

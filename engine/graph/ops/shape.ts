@@ -57,6 +57,18 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   });
 }
 
+/** Splits x along `axis` into parts of the given static sizes; the gradient concatenates theirs (zeros where unused). */
+export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
+  const g = x.graph;
+  const ax = axis < 0 ? axis + x.rank : axis;
+  const outs = sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? n : d)) }));
+  const parts: Tensor[] = g.apply('Split', [x, g.ints(sizes)], { axis: ax }, outs, (gys) => [
+    g.apply1('Concat', gys.map((gy, i) => gy ?? zerosOfShape(parts[i])), { axis: ax }, { dtype: x.dtype, shape: x.shape }),
+    null,
+  ]);
+  return parts;
+}
+
 /** x[..., start:end, ...] along `axis` (static bounds; the axis must be static for the gradient). */
 export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
   const g = x.graph;

@@ -2,7 +2,7 @@
 // CPU (bench/engine/torch_baseline.py), same configs, shapes and threads, in one invocation; plus the train step's
 // achieved FLOP/s as a fraction of this machine's MatMul peak, measured with an ONNX MatMul in the same run.
 //
-//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b,qwen3-0.6b-1k] [--train-steps 5] [--rounds 3] [--no-torch] [--default-malloc]
+//   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b,qwen3-0.6b-1k] [--train-steps N] [--rounds 3] [--no-torch] [--default-malloc]
 //
 // The machines are shared and noisy: each of `rounds` rounds measures the peak, ours and the baseline back to back,
 // ratios and MFU are taken within a round, and the median round is reported. Prints a table and one JSON line
@@ -41,7 +41,10 @@ function flag(name: string, fallback: string): string {
 }
 const threads = Number(flag('threads', '2'));
 const models = flag('models', 'tiny,qwen3-0.6b,qwen3-0.6b-1k').split(',');
-const trainSteps = Number(flag('train-steps', '5'));
+// Timed train steps per round: a tiny step takes ~15 ms and a 0.6B-dims one seconds, so the tiny model gets more
+// (a median over 5 steps of 15 ms swung with single hiccups). `--train-steps N` sets every workload's.
+const trainStepsFlag = flag('train-steps', '');
+const stepsFor = (w: Workload): number => (trainStepsFlag ? Number(trainStepsFlag) : w.trainSteps);
 const rounds = Number(flag('rounds', '3'));
 const withTorch = !process.argv.includes('--no-torch');
 
@@ -56,6 +59,8 @@ interface Workload {
   decodeTokens: number;
   /** Sequences decoded together (default 1; GRPO decodes a group of 8 per prompt). */
   decodeBatch?: number;
+  /** Timed train steps per round (default for --train-steps). */
+  trainSteps: number;
 }
 
 async function workloads(): Promise<Workload[]> {
@@ -65,9 +70,9 @@ async function workloads(): Promise<Workload[]> {
     vocabSize: 151936, ropeTheta: 1e6, rmsNormEps: 1e-6, tieWordEmbeddings: true, maxPositionEmbeddings: 40960,
   };
   const all: Workload[] = [
-    { name: 'tiny', config: tiny, torchArgs: ['--model', 'tiny'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 64 },
-    { name: 'qwen3-0.6b', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 2, seq: 256, promptLen: 32, decodeTokens: 16 },
-    { name: 'qwen3-0.6b-1k', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 16, decodeBatch: 8 },
+    { name: 'tiny', config: tiny, torchArgs: ['--model', 'tiny'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 64, trainSteps: 30 },
+    { name: 'qwen3-0.6b', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 2, seq: 256, promptLen: 32, decodeTokens: 16, trainSteps: 5 },
+    { name: 'qwen3-0.6b-1k', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 16, decodeBatch: 8, trainSteps: 5 },
   ];
   return all.filter((w) => models.includes(w.name));
 }
@@ -133,7 +138,7 @@ async function ours(w: Workload, device: Device, weights: Weights, peak: (runs?:
   // caches and costs a tiny model's next step ~10 ms); MFU is the median step's FLOP/s over the better probe.
   const peaks = [await peak()];
   const steps: number[] = [];
-  for (let i = 0; i < trainSteps; i++) {
+  for (let i = 0; i < stepsFor(w); i++) {
     const t = performance.now();
     await learner.trainStep([micro], { kind: 'sft' }, 1e-5);
     steps.push((performance.now() - t) / 1000);
@@ -175,7 +180,7 @@ function defaultMalloc(): NodeJS.ProcessEnv {
 
 async function torch(w: Workload, env: NodeJS.ProcessEnv = process.env) {
   const args = [`${ROOT}bench/engine/torch_baseline.py`, ...w.torchArgs, '--threads', String(threads), '--batch', String(w.batch), '--seq', String(w.seq),
-    '--train-steps', String(trainSteps), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens), '--decode-batch', String(w.decodeBatch ?? 1)] : ['--skip-decode'])];
+    '--train-steps', String(stepsFor(w)), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens), '--decode-batch', String(w.decodeBatch ?? 1)] : ['--skip-decode'])];
   const { stdout } = await run(`${ROOT}.tools/py/bin/python`, args, { maxBuffer: 1 << 24, env });
   return JSON.parse(stdout) as { train: { tokens_per_s: number; median_step_s: number }; decode?: { tokens_per_s: number; mean_tokens_per_s: number } };
 }

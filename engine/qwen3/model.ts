@@ -1,8 +1,9 @@
 // The Qwen3 decoder as a graph, in one readable file (nanoGPT spirit). Hugging Face's Qwen3ForCausalLM, op for
 // op: token embedding; per layer RMSNorm -> q/k/v projections -> RMSNorm over head_dim on q and k -> rotary
-// embedding (rotate-half) -> grouped-query causal attention (softmax in the graph's float type, f32 or f64) ->
-// output projection -> residual; RMSNorm -> SwiGLU MLP down(silu(gate(x)) * up(x)) -> residual; final RMSNorm and
-// the (tied or untied) head. The residual stream is kept 2-D [N = B*T, hidden] so every projection is one Gemm.
+// embedding (rotate-half) -> grouped-query causal attention (softmax in the graph's float type, f32 or f64; or,
+// on float32 batches padded at the end, onnxruntime's fused kernels: AttentionKind) -> output projection ->
+// residual; RMSNorm -> SwiGLU MLP down(silu(gate(x)) * up(x)) -> residual; final RMSNorm and the (tied or
+// untied) head. The residual stream is kept 2-D [N = B*T, hidden] so every projection is one Gemm.
 import type { Qwen3Config } from '../config.ts';
 import { qwen3ParamShapes } from '../config.ts';
 import type { Graph, Tensor } from '../graph/graph.ts';

@@ -144,19 +144,41 @@ function scatterRows({ into, rows, index, like }) {
   const width = stored(like).shape[1];
   const upd = stored(rows).data;
   const idx = stored(index).data;
-  const touched = new Set();
-  for (let i = 0; i < idx.length; i++) touched.add(Number(idx[i]));
-  const normSq = () => {
-    let s = 0;
-    for (const r of touched) for (let k = r * width; k < (r + 1) * width; k++) s += dst[k] * dst[k];
-    return s;
-  };
-  const before = normSq();
-  for (let i = 0; i < idx.length; i++) {
-    const base = Number(idx[i]) * width;
-    for (let k = 0; k < width; k++) dst[base + k] += upd[i * width + k];
+  // Row numbers from the low words of the int64 indices (little-endian, all below 2^31): reading a
+  // BigInt64Array allocates a BigInt per element.
+  const low = new Int32Array(idx.buffer, idx.byteOffset, idx.length * 2);
+  const at = new Int32Array(idx.length);
+  const seen = new Uint8Array(dst.length / width);
+  const touched = [];
+  for (let i = 0; i < at.length; i++) {
+    const r = low[2 * i];
+    at[i] = r;
+    if (seen[r] === 0) {
+      seen[r] = 1;
+      touched.push(r);
+    }
   }
-  return { value: normSq() - before, transfer: [] };
+  const before = rowsNormSq(dst, touched, width);
+  addRows(dst, upd, at, width);
+  return { value: rowsNormSq(dst, touched, width) - before, transfer: [] };
+}
+
+// dst[at[i]] += upd[i] for rows of `width`.
+function addRows(dst, upd, at, width) {
+  for (let i = 0; i < at.length; i++) {
+    const base = at[i] * width;
+    const from = i * width;
+    for (let k = 0; k < width; k++) dst[base + k] += upd[from + k];
+  }
+}
+
+// Sum of squares of the listed rows of a [rows, width] tensor.
+function rowsNormSq(t, rowList, width) {
+  let s = 0;
+  for (const r of rowList) {
+    for (let k = r * width, end = k + width; k < end; k++) s += t[k] * t[k];
+  }
+  return s;
 }
 
 function zerosLike(name, like) {

@@ -20,9 +20,11 @@ const MASKED = -1e9;
 /**
  * How the decoder attends. 'masked': explicit matmuls, softmax and an additive causal + padding mask (any
  * attention_mask, any float type). 'causal': the fused kernel of graph/ops/attention.ts (float32, and only for
- * rows whose padding is all at the end: attention_mask is then not read).
+ * rows whose padding is all at the end: attention_mask is then not read). 'causal-recompute': the same, but a
+ * train step recomputes each layer's attention probabilities in its backward instead of keeping them from the
+ * forward pass (one more kernel call per layer; memory for one layer's [B, heads, T, T] instead of all layers').
  */
-export type AttentionKind = 'masked' | 'causal';
+export type AttentionKind = 'masked' | 'causal' | 'causal-recompute';
 
 export interface LayerParams {
   inputNorm: Tensor;
@@ -156,7 +158,7 @@ function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: 
  * side by side. Heads stay in [B, T, H, D] order, so nothing is transposed. Same math as project + the masked
  * form, in about half the nodes.
  */
-function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: RotaryCache): Tensor {
+function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: RotaryCache, recompute: boolean): Tensor {
   const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;
   const g = x.graph;
   const qkv = reshape(linear(x, concat([p.q, p.k, p.v], 0)), ['B', 'T', hq + 2 * hkv, d], btShape(ids, [hq + 2 * hkv, d]));
@@ -165,7 +167,7 @@ function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: T
   const normed = rmsNorm(qk, concat([perHead(p.qNorm, hq), perHead(p.kNorm, hkv)], 0), eps);
   const rows = (t: Tensor, n: number) => reshape(t, ['B', 'T', n * d], btShape(ids, [n * d]));
   const packed = concat([rotaryEmbedding(rows(normed, hq + hkv), rot, hq + hkv), rows(v, hkv)], -1);
-  return linear(reshape(causalAttention(packed, hq, hkv), ['N', hq * d]), p.o);
+  return linear(reshape(causalAttention(packed, hq, hkv, { recompute }), ['N', hq * d]), p.o);
 }
 
 /** Attention output [B, Hkv, G*T, D] -> [N, Hq*D] -> o_proj. */
@@ -186,12 +188,12 @@ function mlp(p: LayerParams, x: Tensor): Tensor {
 export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, attentionMask: Tensor, attention: AttentionKind = 'masked'): Tensor {
   const groups = cfg.numAttentionHeads / cfg.numKeyValueHeads;
   const scale = 1 / Math.sqrt(cfg.headDim);
-  const fused = attention === 'causal';
+  const fused = attention !== 'masked';
   const cache = fused ? rotaryCache(cfg, positions) : null;
   const rot = fused ? null : ropeTables(cfg, positions);
   const mask = fused ? null : causalMask(attentionMask, groups);
   const selfAttention = (layer: LayerParams, h: Tensor): Tensor => {
-    if (cache) return causalSelfAttention(cfg, layer, h, ids, cache);
+    if (cache) return causalSelfAttention(cfg, layer, h, ids, cache, attention === 'causal-recompute');
     const { q, k, v } = project(cfg, layer, h, ids, rot!);
     const probs = softmax(add(mul(matmul(q, transposeLast2(k)), scale), mask!));
     return mergeHeads(cfg, layer, matmul(probs, v));

@@ -52,13 +52,14 @@ function dim(x: Tensor, axis: number): Tensor {
  * equals rowsum(P * dP) (as flash attention uses) and costs a [T, D] pass instead of a [T, T] one. K and V in
  * head-major layout are the kernel's own present_key / present_value outputs.
  */
-export function causalAttention(qkv: Tensor, heads: number, kvHeads: number): Tensor {
+export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opts: { recompute?: boolean } = {}): Tensor {
   const g = qkv.graph;
   if (g.float !== 'float32') throw new Error('causalAttention: onnxruntime implements GroupQueryAttention for float32 only');
   const d = (qkv.shape[2] as number) / (heads + 2 * kvHeads);
   const scale = 1 / Math.sqrt(d);
   const withGrad = g.recording && qkv.requiresGrad;
-  const [o, kh, vh, probs] = g.noGrad(() => {
+  // The kernel call; with `probs` it also hands back the probabilities after the softmax (qk_output mode 2).
+  const kernel = (probs: boolean) => g.noGrad(() => {
     // Every row is causal over the whole length: seqlens_k = T - 1 for each of the B rows.
     const t = dim(qkv, 1);
     const int32 = (x: Tensor, shape: (string | number)[]) => g.apply1('Cast', [x], { to: 6 }, { dtype: 'int32', shape });
@@ -67,11 +68,14 @@ export function causalAttention(qkv: Tensor, heads: number, kvHeads: number): Te
     const total = int32(g.apply1('Squeeze', [t], {}, { dtype: 'int64', shape: [] }), []);
     const present = { dtype: qkv.dtype, shape: ['B', kvHeads, 'T', d] };
     const outs = [{ dtype: qkv.dtype, shape: ['B', 'T', heads * d] }, present, present];
-    // Mode 2 hands back the probabilities after the softmax; only a train step needs them.
-    const attrs = { num_heads: heads, kv_num_heads: kvHeads, scale: { kind: 'float' as const, v: scale }, ...(withGrad ? { qk_output: 2 } : {}) };
+    const attrs = { num_heads: heads, kv_num_heads: kvHeads, scale: { kind: 'float' as const, v: scale }, ...(probs ? { qk_output: 2 } : {}) };
     const probsOut = { dtype: qkv.dtype, shape: ['B', heads, 'T', 'T'] };
-    return g.apply('com.microsoft.GroupQueryAttention', [qkv, null, null, null, null, seqlens, total], attrs, withGrad ? [...outs, probsOut] : outs);
+    return g.apply('com.microsoft.GroupQueryAttention', [qkv, null, null, null, null, seqlens, total], attrs, probs ? [...outs, probsOut] : outs);
   });
+  // Only a train step needs the probabilities: from the forward call, or (recompute) from a second call that the
+  // backward makes, so that only one layer's [B, heads, T, T] is alive at a time.
+  const forward = kernel(withGrad && !opts.recompute);
+  const o = forward[0];
   if (!withGrad) return o;
   const groups = heads / kvHeads;
   // [B, T, n * D] -> [B, n, T, D], and query heads grouped by kv head: [B, heads, T, X] -> [B, kvHeads, G*T, X].
@@ -80,6 +84,7 @@ export function causalAttention(qkv: Tensor, heads: number, kvHeads: number): Te
   // [B, n, T, D] (queries: grouped [B, kvHeads, G*T, D]) -> [B, T, n * D].
   const back = (x: Tensor, n: number) => reshape(transpose(n === kvHeads ? x : reshape(x, ['B', n, 'T', d]), [0, 2, 1, 3]), ['B', 'T', n * d]);
   return g.attach(o, [qkv], ([dO]) => {
+    const [, kh, vh, probs] = opts.recompute ? kernel(true) : forward;
     const qh = grouped(byHead(slice(qkv, -1, 0, heads * d), heads));
     const dOh = grouped(byHead(dO!, heads));
     const rowDot = grouped(transpose(sum(mul(reshape(dO!, ['B', 'T', heads, d]), reshape(o, ['B', 'T', heads, d])), [-1], true), [0, 2, 1, 3]));

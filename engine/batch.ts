@@ -44,6 +44,20 @@ function checkRows(name: string, rows: number[][] | undefined, lengths: number[]
   });
 }
 
+/**
+ * Throws unless every entry of `rows` (with `used`, every entry where it is non-zero) is a token id of a
+ * `vocab`-sized vocabulary (an integer in [0, vocab)), naming the first one that is not. The programs would not: a negative id gathers from the end of the
+ * embedding table, and one past the end fails deep inside onnxruntime.
+ */
+export function checkTokenIds(name: string, rows: readonly (readonly number[])[], vocab: number, used?: readonly (readonly number[])[]): void {
+  rows.forEach((row, r) =>
+    row.forEach((id, c) => {
+      if (used && !used[r]?.[c]) return;
+      if (!(Number.isInteger(id) && id >= 0 && id < vocab)) throw new Error(`batch: ${name}[${r}][${c}] is ${id}, not a token id in [0, ${vocab})`);
+    }),
+  );
+}
+
 /** input_ids, position_ids, attention_mask and targets for a batch. */
 export function encodeSequences(batch: SequenceBatch): Encoded {
   const lengths = batch.inputIds.map((r) => r.length);

@@ -13,7 +13,7 @@ import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
 import { GRAD_PREFIX, METRIC_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
 import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
-import { encodeScoring, encodeSequences, encodeTrain, padsAtEnd, unpackScored } from './batch.ts';
+import { checkTokenIds, encodeScoring, encodeSequences, encodeTrain, padsAtEnd, unpackScored } from './batch.ts';
 import type { Encoded, SequenceBatch, TrainMicroBatch } from './batch.ts';
 import type { AttentionKind } from './qwen3/model.ts';
 
@@ -156,6 +156,7 @@ export class Learner {
    * positions where it is non-zero are scored (the head is skipped elsewhere) and the others are NaN.
    */
   async logProbs(batch: SequenceBatch, opts: { mask?: number[][] } = {}): Promise<{ logp: number[][]; entropy: number[][] }> {
+    this.checkTokens(batch, opts.mask);
     const enc = encodeScoring(batch, opts.mask);
     const attention = this.attentionOf(enc, 'score');
     const session = await this.session(`logprobs:${attention}`, () => logProbsProgram(this.config, this.dtype, attention));
@@ -170,6 +171,7 @@ export class Learner {
   private async accumulateGradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ metrics: Record<string, number>; lossTokens: number; sumSq: number }> {
     if (micro.length === 0) throw new Error('learner: a mini-batch needs at least one micro-batch');
     const grpo = loss.kind === 'grpo';
+    micro.forEach((m) => this.checkTokens(m, m.lossMask));
     const encoded = micro.map((m) => encodeTrain(m, this.dtype, grpo));
     const lossTokens = encoded.reduce((a, e) => a + e.lossTokens, 0);
     const programFor = (enc: Encoded) => {
@@ -292,6 +294,12 @@ export class Learner {
       this.sessions.set(key, s);
     }
     return s;
+  }
+
+  /** Input ids, and targets where they are read (`used`: the loss or scoring mask; HF's -100 elsewhere is fine). */
+  private checkTokens(batch: SequenceBatch, used?: number[][]): void {
+    checkTokenIds('inputIds', batch.inputIds, this.config.vocabSize);
+    if (batch.targets) checkTokenIds('targets', batch.targets, this.config.vocabSize, used);
   }
 
   private weightFeeds(): Record<string, string> {

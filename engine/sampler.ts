@@ -10,6 +10,7 @@ import type { Weights } from './tensors.ts';
 import { Rng } from './rng.ts';
 import { Device } from './runtime/device.ts';
 import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
+import { checkTokenIds } from './batch.ts';
 import { decodeProgram } from './programs.ts';
 import { sampleToken, validateChoice } from './sampling.ts';
 import type { TokenChoice } from './sampling.ts';
@@ -112,6 +113,7 @@ export class Sampler {
   async generate(prompts: number[][], params: SamplingParams): Promise<Generation[]> {
     validateChoice(params);
     if (prompts.some((p) => p.length === 0)) throw new Error('sampler: empty prompt');
+    checkTokenIds('prompts', prompts, this.config.vocabSize);
     const fresh = prompts.map((p, i): Sequence => ({ id: this.nextId++, cached: 0, pending: [...p], rng: Rng.fromSeed(params.seed, `sequence ${i}`) }));
     const rows = this.seqs.length;
     this.seqs.push(...fresh);
@@ -121,6 +123,7 @@ export class Sampler {
 
   /** Appends tokens (a tool turn) to a sequence; they are fed at its next continue(). */
   extend(seqId: number, tokenIds: number[]): void {
+    checkTokenIds(`extend(${seqId})`, [tokenIds], this.config.vocabSize);
     this.find(seqId).pending.push(...tokenIds);
   }
 

@@ -1,5 +1,6 @@
 // Padding: a sequence scores the same alone, left-padded and right-padded in one batch (attention_mask input,
-// position ids from the mask), and the pads get no gradient; a scoring mask scores only its positions.
+// position ids from the mask), and the pads get no gradient; a scoring mask scores only its positions; token ids
+// outside the vocabulary are refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readQwen3Config } from '../../engine/config.ts';
@@ -69,6 +70,23 @@ test('a scoring mask scores only its positions (the same values as a full pass, 
     const none = await learner.logProbs(batch, { mask: mask.map((row) => row.map(() => 0)) });
     assert.ok(none.logp.flat().every(Number.isNaN));
     await assert.rejects(learner.logProbs(batch, { mask: [[1, 1]] }), /batch: mask has 1 rows, expected 2/);
+  } finally {
+    await learner.close();
+  }
+});
+
+test('token ids outside the vocabulary are refused before anything runs, naming the field, row and column', async () => {
+  const { config } = await readQwen3Config(`${DIR}config.json`);
+  const weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
+  const learner = await Learner.create(config, weights, { deviceOptions: { threads: 1 } });
+  try {
+    await assert.rejects(learner.logProbs({ inputIds: [[1, 2, -1]] }), /inputIds\[0\]\[2\] is -1, not a token id/);
+    const micro = { inputIds: [[1, 2, 3]], targets: [[2, 3, config.vocabSize]], lossMask: [[1, 1, 1]] };
+    await assert.rejects(learner.trainStep([micro], { kind: 'sft' }, 1e-3), new RegExp(`targets\\[0\\]\\[2\\] is ${config.vocabSize}`));
+    assert.equal(learner.step, 0, 'nothing was updated');
+    // Where no loss reads a target, any placeholder is fine (HF's -100, for one).
+    const ignored = await learner.trainStep([{ ...micro, targets: [[2, 3, -100]], lossMask: [[1, 1, 0]] }], { kind: 'sft' }, 1e-3);
+    assert.equal(ignored.lossTokens, 2);
   } finally {
     await learner.close();
   }

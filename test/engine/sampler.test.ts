@@ -1,5 +1,6 @@
 // The sampler: KV-cached greedy decoding equals recomputing the full forward pass at every step (also across an
-// appended tool turn), generation is reproducible from its seed, and stop tokens / max new tokens end it.
+// appended tool turn), generation is reproducible from its seed, stop tokens / max new tokens end it, and token ids
+// outside the vocabulary are refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readQwen3Config } from '../../engine/config.ts';
@@ -115,4 +116,17 @@ test('sampling is reproducible from its seed; stop tokens and max new tokens end
   assert.deepEqual(stopped[0].tokens, a[0].tokens.slice(0, at + 1));
   assert.equal(stopped[0].finishReason, 'stop');
   for (const g of stopped) assert.ok(g.finishReason === 'stop' || g.tokens.length === 16);
+});
+
+test('token ids outside the vocabulary are refused with the row and column that hold them', async () => {
+  const s = await Sampler.create(config, { device, weights });
+  try {
+    const params = { temperature: 0, maxNewTokens: 2, seed: 0 };
+    await assert.rejects(s.generate([[1, 2], [3, -1]], params), /prompts\[1\]\[1\] is -1, not a token id in \[0, \d+\)/);
+    await assert.rejects(s.generate([[1, config.vocabSize]], params), new RegExp(`prompts\\[0\\]\\[1\\] is ${config.vocabSize}`));
+    const [g] = await s.generate([[1, 2]], params);
+    assert.throws(() => s.extend(g.seqId, [4, 2.5]), /is 2.5, not a token id/);
+  } finally {
+    await s.close();
+  }
 });

@@ -129,7 +129,8 @@ export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: 
       lossTokens += v;
     }),
   );
-  if (positions.length === 0) positions.push(0);
+  const placeholder = positions.length === 0;
+  if (placeholder) positions.push(0);
   packTargets(enc, positions, 'loss_rows');
   const m = positions.length;
   const packed = (rows: number[][] | undefined, name: string) => {
@@ -137,7 +138,10 @@ export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: 
     const out = dtype === 'float64' ? new Float64Array(m) : new Float32Array(m);
     positions.forEach((flat, i) => {
       const r = Math.floor(flat / enc.cols);
-      out[i] = rows[r][flat - r * enc.cols] ?? 0;
+      const v = rows[r][flat - r * enc.cols] ?? 0;
+      // A NaN here would only show as a skipped step (non-finite gradient norm): say where it is instead.
+      if (!placeholder && !Number.isFinite(v)) throw new Error(`batch: ${name}[${r}][${flat - r * enc.cols}] is ${v} at a trained position`);
+      out[i] = v;
     });
     return { dtype, shape: [m], data: out };
   };

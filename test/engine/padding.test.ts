@@ -84,6 +84,9 @@ test('token ids outside the vocabulary are refused before anything runs, naming 
     const micro = { inputIds: [[1, 2, 3]], targets: [[2, 3, config.vocabSize]], lossMask: [[1, 1, 1]] };
     await assert.rejects(learner.trainStep([micro], { kind: 'sft' }, 1e-3), new RegExp(`targets\\[0\\]\\[2\\] is ${config.vocabSize}`));
     assert.equal(learner.step, 0, 'nothing was updated');
+    const grpo = { kind: 'grpo' as const, epsLow: 0.2, epsHigh: 0.28, dualClipC: 3 };
+    const nan = { inputIds: [[1, 2, 3]], lossMask: [[0, 1, 1]], oldLogp: [[0, -1, -1]], advantages: [[0, 1, NaN]] };
+    await assert.rejects(learner.trainStep([nan], grpo, 1e-3), /advantages\[0\]\[2\] is NaN at a trained position/);
     // Where no loss reads a target, any placeholder is fine (HF's -100, for one).
     const ignored = await learner.trainStep([{ ...micro, targets: [[2, 3, -100]], lossMask: [[1, 1, 0]] }], { kind: 'sft' }, 1e-3);
     assert.equal(ignored.lossTokens, 2);

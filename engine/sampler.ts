@@ -11,7 +11,7 @@ import { Rng } from './rng.ts';
 import { Device } from './runtime/device.ts';
 import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
 import { checkTokenIds } from './batch.ts';
-import { decodeProgram } from './programs.ts';
+import { decodeProgram, prefillProgram } from './programs.ts';
 import { sampleToken, validateChoice } from './sampling.ts';
 import type { TokenChoice } from './sampling.ts';
 
@@ -48,6 +48,12 @@ export interface SamplerOptions {
   /** Weights to upload instead (f32 host tensors). */
   weights?: Weights;
   dtype?: FloatType;
+  /**
+   * 'auto' (default): a step whose rows all start from an empty cache (a fresh generate) runs the fused causal
+   * attention when the programs are float32 on the CPU provider (programs.prefillProgram); every other step the
+   * decode program's explicit attention. 'masked': always the explicit form.
+   */
+  attention?: 'auto' | 'masked';
 }
 
 interface Sequence {
@@ -65,6 +71,8 @@ export interface StepInfo {
   /** Rows fed, and tokens fed per row (T). */
   rows: number;
   tokens: number;
+  /** Which program ran: the fused prefill of fresh prompts, or the KV-cached decode step. */
+  program: 'prefill' | 'decode';
   ms: number;
 }
 
@@ -74,8 +82,8 @@ export class Sampler {
   private readonly seqs: Sequence[] = []; // row r of the cache = seqs[r]
   private nextId = 1;
   private capacity = 0;
-  /** The decode program per head variant (few rows up to FEW_ROWS sequences, see programs.decodeProgram). */
-  private readonly sessions = new Map<'few-rows' | 'many-rows', Promise<Session>>();
+  /** The decode and prefill programs per head variant (few rows up to FEW_ROWS sequences, see programs.decodeProgram). */
+  private readonly sessions = new Map<string, Promise<Session>>();
   private readonly kv: string;
 
   private constructor(
@@ -85,6 +93,8 @@ export class Sampler {
     private readonly prefix: string,
     readonly dtype: FloatType,
     private readonly ownsWeights: boolean,
+    /** Fresh prompts go through the fused prefill (see SamplerOptions.attention). */
+    private readonly fusedPrefill: boolean,
   ) {
     this.kv = `kv${instances++}/`;
   }
@@ -93,7 +103,8 @@ export class Sampler {
     const device = opts.device ?? new Device(opts.deviceOptions);
     const dtype = opts.dtype ?? 'float32';
     if (!opts.weights === !opts.prefix) throw new Error('sampler: give either weights or the store prefix of weights on the device');
-    const s = new Sampler(config, device, !opts.device, opts.prefix ?? `sampler${instances}/w/`, dtype, !opts.prefix);
+    const fused = (opts.attention ?? 'auto') === 'auto' && dtype === 'float32' && device.executionProviders.every((p) => p === 'cpu');
+    const s = new Sampler(config, device, !opts.device, opts.prefix ?? `sampler${instances}/w/`, dtype, !opts.prefix, fused);
     if (opts.weights) await s.setWeights(opts.weights);
     return s;
   }
@@ -242,8 +253,11 @@ export class Sampler {
       last[r] = BigInt(r * t + s.pending.length - 1);
     });
     const head = b > 1 && b <= FEW_ROWS ? 'few-rows' : 'many-rows';
-    if (!this.sessions.has(head)) this.sessions.set(head, this.device.load(decodeProgram(this.config, this.dtype, head).bytes, this.dtype));
-    const session = await this.sessions.get(head)!;
+    // Every row starting from an empty cache (its tokens first, padding after): the fused prefill.
+    const prefill = this.fusedPrefill && this.seqs.every((s) => s.cached === 0 && rows.has(s));
+    const key = `${prefill ? 'prefill' : 'decode'}:${head}`;
+    if (!this.sessions.has(key)) this.sessions.set(key, this.device.load((prefill ? prefillProgram(this.config, head) : decodeProgram(this.config, this.dtype, head)).bytes, this.dtype));
+    const session = await this.sessions.get(key)!;
     const feeds: Record<string, string | DeviceTensor> = {
       input_ids: { dtype: 'int64', shape: [b, t], data: ids },
       position_ids: { dtype: 'int64', shape: [b, t], data: pos },
@@ -258,6 +272,7 @@ export class Sampler {
       fetches[`new_keys.${l}`] = `${this.kv}nk.${l}`;
       fetches[`new_values.${l}`] = `${this.kv}nv.${l}`;
     }
+    for (const name of Object.keys(feeds)) if (!session.inputs.includes(name)) delete feeds[name];
     for (const name of session.inputs) if (!(name in feeds)) feeds[name] = this.prefix + name;
     const out = await this.device.run(session, feeds, fetches);
     await this.device.writeSlots(
@@ -271,7 +286,7 @@ export class Sampler {
       s.cached += s.pending.length;
       s.pending = [];
     }
-    this.onStep?.({ rows: b, tokens: t, ms: performance.now() - started });
+    this.onStep?.({ rows: b, tokens: t, program: prefill ? 'prefill' : 'decode', ms: performance.now() - started });
     return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array };
   }
 }

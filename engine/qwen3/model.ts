@@ -158,7 +158,7 @@ function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: 
  * side by side. Heads stay in [B, T, H, D] order, so nothing is transposed. Same math as project + the masked
  * form, in about half the nodes.
  */
-function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: RotaryCache, recompute: boolean): Tensor {
+function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: RotaryCache, recompute: boolean): { out: Tensor; keys: Tensor; values: Tensor } {
   const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;
   const g = x.graph;
   const qkv = reshape(linear(x, concat([p.q, p.k, p.v], 0)), ['B', 'T', hq + 2 * hkv, d], btShape(ids, [hq + 2 * hkv, d]));
@@ -167,7 +167,8 @@ function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: T
   const normed = rmsNorm(qk, concat([perHead(p.qNorm, hq), perHead(p.kNorm, hkv)], 0), eps);
   const rows = (t: Tensor, n: number) => reshape(t, ['B', 'T', n * d], btShape(ids, [n * d]));
   const packed = concat([rotaryEmbedding(rows(normed, hq + hkv), rot, hq + hkv), rows(v, hkv)], -1);
-  return linear(reshape(causalAttention(packed, hq, hkv, { recompute }), ['N', hq * d]), p.o);
+  const { o, keys, values } = causalAttention(packed, hq, hkv, { recompute });
+  return { out: linear(reshape(o, ['N', hq * d]), p.o), keys, values };
 }
 
 /** Attention output [B, Hkv, G*T, D] -> [N, Hq*D] -> o_proj. */
@@ -181,19 +182,33 @@ function mlp(p: LayerParams, x: Tensor): Tensor {
   return linear(mul(silu(linear(x, p.gate)), linear(x, p.up)), p.down);
 }
 
+/** Per layer, the keys and values of a fused decoder pass, head-major [B, Hkv, T, D] (filled by decoder). */
+export interface KvOut {
+  keys: Tensor[];
+  values: Tensor[];
+}
+
 /**
- * The decoder over whole sequences: ids, positions (int64 [B, T]) and attention_mask ([B, T], 1 = real) ->
- * final-normed hidden states [N, hidden] (N = B*T, row-major over B then T).
+ * The decoder over whole sequences: ids, positions (int64 [B, T]) and attention_mask ([B, T], 1 = real; not read
+ * by the fused attention) -> final-normed hidden states [N, hidden] (N = B*T, row-major over B then T). With
+ * `kv` (fused attention only), each layer's keys and values are collected there too, for a KV cache.
  */
-export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, attentionMask: Tensor, attention: AttentionKind = 'masked'): Tensor {
+export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions: Tensor, attentionMask: Tensor | null, attention: AttentionKind = 'masked', kv?: KvOut): Tensor {
   const groups = cfg.numAttentionHeads / cfg.numKeyValueHeads;
   const scale = 1 / Math.sqrt(cfg.headDim);
   const fused = attention !== 'masked';
   const cache = fused ? rotaryCache(cfg, positions) : null;
   const rot = fused ? null : ropeTables(cfg, positions);
-  const mask = fused ? null : causalMask(attentionMask, groups);
+  if (!fused && !attentionMask) throw new Error('decoder: the masked attention needs an attention_mask');
+  if (!fused && kv) throw new Error('decoder: only the fused attention hands out keys and values');
+  const mask = fused ? null : causalMask(attentionMask!, groups);
   const selfAttention = (layer: LayerParams, h: Tensor): Tensor => {
-    if (cache) return causalSelfAttention(cfg, layer, h, ids, cache, attention === 'causal-recompute');
+    if (cache) {
+      const a = causalSelfAttention(cfg, layer, h, ids, cache, attention === 'causal-recompute');
+      kv?.keys.push(a.keys);
+      kv?.values.push(a.values);
+      return a.out;
+    }
     const { q, k, v } = project(cfg, layer, h, ids, rot!);
     const probs = softmax(add(mul(matmul(q, transposeLast2(k)), scale), mask!));
     return mergeHeads(cfg, layer, matmul(probs, v));

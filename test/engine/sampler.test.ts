@@ -51,10 +51,15 @@ async function greedyByRecompute(tokens: number[], n: number): Promise<{ tokens:
 
 const prompts = [[3, 17, 22], [5, 9, 41, 2, 33, 7, 12], [44, 1, 8, 30, 19]];
 
-test('temperature 0: KV-cached decode equals recomputing the full forward, also after an appended tool turn', async () => {
-  const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
+for (const attention of ['auto', 'masked'] as const) test(`temperature 0: KV-cached decode equals recomputing the full forward, also after an appended tool turn (attention ${attention})`, async () => {
+  const sampler = await Sampler.create(config, { device, weights, dtype: 'float32', attention });
+  const programs: string[] = [];
+  sampler.onStep = (info) => programs.push(info.program);
   try {
     const gens = await sampler.generate(prompts, { temperature: 0, maxNewTokens: 12, seed: 1 });
+    // The prompts (of different lengths) go through the fused prefill, unless the explicit form is asked for.
+    assert.deepEqual(programs.slice(0, 2), attention === 'auto' ? ['prefill', 'decode'] : ['decode', 'decode']);
+    assert.ok(programs.slice(1).every((p) => p === 'decode'));
     for (let i = 0; i < prompts.length; i++) {
       const want = await greedyByRecompute(prompts[i], 12);
       assert.deepEqual(gens[i].tokens, want.tokens, `row ${i} tokens`);

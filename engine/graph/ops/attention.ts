@@ -42,17 +42,25 @@ function dim(x: Tensor, axis: number): Tensor {
   return g.apply1('Gather', [shape, g.ints([axis])], { axis: 0 }, { dtype: 'int64', shape: [1] });
 }
 
+export interface CausalAttention {
+  /** The attention output [B, T, heads * D]. */
+  o: Tensor;
+  /** Keys and values head-major, [B, kvHeads, T, D] (no gradient: for a KV cache). */
+  keys: Tensor;
+  values: Tensor;
+}
+
 /**
  * softmax(q k^T / sqrt(D) + causal mask) v for qkv [B, T, (heads + 2 kvHeads) * D], the queries, keys and values
  * of each token side by side (query head h reads kv head floor(h / (heads / kvHeads)), as Qwen3) -> the
- * attention output [B, T, heads * D].
+ * attention output [B, T, heads * D], and the keys and values as a KV cache holds them.
  *
  * Backward, with P the probabilities ([B, heads, T, T], from the kernel) and dO the output gradient, per head:
  * dV = P^T dO; dS = P * (dO V^T - rowsum(dO * O)); dQ = dS K / sqrt(D); dK = dS^T Q / sqrt(D). rowsum(dO * O)
  * equals rowsum(P * dP) (as flash attention uses) and costs a [T, D] pass instead of a [T, T] one. K and V in
  * head-major layout are the kernel's own present_key / present_value outputs.
  */
-export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opts: { recompute?: boolean } = {}): Tensor {
+export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opts: { recompute?: boolean } = {}): CausalAttention {
   const g = qkv.graph;
   if (g.float !== 'float32') throw new Error('causalAttention: onnxruntime implements GroupQueryAttention for float32 only');
   const d = (qkv.shape[2] as number) / (heads + 2 * kvHeads);
@@ -75,15 +83,15 @@ export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opt
   // Only a train step needs the probabilities: from the forward call, or (recompute) from a second call that the
   // backward makes, so that only one layer's [B, heads, T, T] is alive at a time.
   const forward = kernel(withGrad && !opts.recompute);
-  const o = forward[0];
-  if (!withGrad) return o;
+  const [o, keys, values] = forward;
+  if (!withGrad) return { o, keys, values };
   const groups = heads / kvHeads;
   // [B, T, n * D] -> [B, n, T, D], and query heads grouped by kv head: [B, heads, T, X] -> [B, kvHeads, G*T, X].
   const byHead = (x: Tensor, n: number) => transpose(reshape(x, ['B', 'T', n, d]), [0, 2, 1, 3]);
   const grouped = (x: Tensor) => (groups === 1 ? x : reshape(x, ['B', kvHeads, 'GT', x.shape[3]]));
   // [B, n, T, D] (queries: grouped [B, kvHeads, G*T, D]) -> [B, T, n * D].
   const back = (x: Tensor, n: number) => reshape(transpose(n === kvHeads ? x : reshape(x, ['B', n, 'T', d]), [0, 2, 1, 3]), ['B', 'T', n * d]);
-  return g.attach(o, [qkv], ([dO]) => {
+  const attached = g.attach(o, [qkv], ([dO]) => {
     const [, kh, vh, probs] = opts.recompute ? kernel(true) : forward;
     const qh = grouped(byHead(slice(qkv, -1, 0, heads * d), heads));
     const dOh = grouped(byHead(dO!, heads));
@@ -95,4 +103,5 @@ export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opt
     const dV = back(matmul(transposeLast2(p), dOh), kvHeads);
     return [concat([dQ, dK, dV], -1)];
   });
+  return { o: attached, keys, values };
 }

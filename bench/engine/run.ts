@@ -1,6 +1,7 @@
-// Engine benchmark: our SFT train step and KV-cached greedy decode against Hugging Face transformers on PyTorch
-// CPU (bench/engine/torch_baseline.py), same configs, shapes and threads, in one invocation; plus the train step's
-// achieved FLOP/s as a fraction of this machine's MatMul peak, measured with an ONNX MatMul in the same run.
+// Engine benchmark: our SFT train step, KV-cached greedy decode and prefill of fresh prompts against Hugging Face
+// transformers on PyTorch CPU (bench/engine/torch_baseline.py), same configs, shapes and threads, in one
+// invocation; plus the train step's achieved FLOP/s as a fraction of this machine's MatMul peak, measured with
+// an ONNX MatMul in the same run.
 //
 //   node --import tsx bench/engine/run.ts [--threads 2] [--models tiny,qwen3-0.6b,qwen3-0.6b-1k] [--train-steps N] [--rounds 3] [--no-torch] [--default-malloc]
 //
@@ -61,6 +62,8 @@ interface Workload {
   decodeBatch?: number;
   /** Timed train steps per round (default for --train-steps). */
   trainSteps: number;
+  /** Also time a prefill of `rows` fresh prompts of `tokens` tokens (ours fused and explicit, and PyTorch's). */
+  prefill?: { rows: number; tokens: number };
 }
 
 async function workloads(): Promise<Workload[]> {
@@ -70,9 +73,9 @@ async function workloads(): Promise<Workload[]> {
     vocabSize: 151936, ropeTheta: 1e6, rmsNormEps: 1e-6, tieWordEmbeddings: true, maxPositionEmbeddings: 40960,
   };
   const all: Workload[] = [
-    { name: 'tiny', config: tiny, torchArgs: ['--model', 'tiny'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 64, trainSteps: 30 },
+    { name: 'tiny', config: tiny, torchArgs: ['--model', 'tiny'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 64, trainSteps: 30, prefill: { rows: 8, tokens: 1024 } },
     { name: 'qwen3-0.6b', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 2, seq: 256, promptLen: 32, decodeTokens: 16, trainSteps: 5 },
-    { name: 'qwen3-0.6b-1k', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 16, decodeBatch: 8, trainSteps: 5 },
+    { name: 'qwen3-0.6b-1k', config: big, torchArgs: ['--model', 'qwen3-0.6b', '--layers', '2'], batch: 4, seq: 256, promptLen: 32, decodeTokens: 16, decodeBatch: 8, trainSteps: 5, prefill: { rows: 8, tokens: 512 } },
   ];
   return all.filter((w) => models.includes(w.name));
 }
@@ -148,7 +151,26 @@ async function ours(w: Workload, device: Device, weights: Weights, peak: (runs?:
   await learner.close();
   const med = median(steps);
   const train = { step_s: steps, median_step_s: med, tokens_per_s: (w.batch * w.seq) / med, peak_gflops: peaks, mfu: flops / med / (Math.max(...peaks) * 1e9) };
-  return { train, decode: w.decodeTokens > 0 ? await oursDecode(w, device, weights) : null };
+  return { train, decode: w.decodeTokens > 0 ? await oursDecode(w, device, weights) : null, prefill: w.prefill ? await oursPrefill(w, device, weights) : null };
+}
+
+/** Seconds for one prefill of w.prefill's prompts, median of 3 after a warm-up: fused (default) and explicit. */
+async function oursPrefill(w: Workload, device: Device, weights: Weights) {
+  const { rows, tokens } = w.prefill!;
+  const rng = Rng.fromSeed(0, 'bench prefill');
+  const prompts = Array.from({ length: rows }, () => Array.from({ length: tokens }, () => rng.int(w.config.vocabSize)));
+  const time = async (attention: 'auto' | 'masked') => {
+    const sampler = await Sampler.create(w.config, { device, weights, attention });
+    const runs: number[] = [];
+    sampler.onStep = (info) => runs.push(info.ms / 1000);
+    for (let i = 0; i < 4; i++) {
+      const gens = await sampler.generate(prompts, { temperature: 0, maxNewTokens: 1, seed: 0 });
+      await sampler.release(gens.map((g) => g.seqId));
+    }
+    await sampler.close();
+    return median(runs.slice(1));
+  };
+  return { fused_s: await time('auto'), explicit_s: await time('masked') };
 }
 
 async function oursDecode(w: Workload, device: Device, weights: Weights) {
@@ -180,9 +202,10 @@ function defaultMalloc(): NodeJS.ProcessEnv {
 
 async function torch(w: Workload, env: NodeJS.ProcessEnv = process.env) {
   const args = [`${ROOT}bench/engine/torch_baseline.py`, ...w.torchArgs, '--threads', String(threads), '--batch', String(w.batch), '--seq', String(w.seq),
-    '--train-steps', String(stepsFor(w)), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens), '--decode-batch', String(w.decodeBatch ?? 1)] : ['--skip-decode'])];
+    '--train-steps', String(stepsFor(w)), '--prompt-len', String(w.promptLen), ...(w.decodeTokens > 0 ? ['--decode-tokens', String(w.decodeTokens), '--decode-batch', String(w.decodeBatch ?? 1)] : ['--skip-decode']),
+    ...(w.prefill ? ['--prefill-batch', String(w.prefill.rows), '--prefill-len', String(w.prefill.tokens)] : [])];
   const { stdout } = await run(`${ROOT}.tools/py/bin/python`, args, { maxBuffer: 1 << 24, env });
-  return JSON.parse(stdout) as { train: { tokens_per_s: number; median_step_s: number }; decode?: { tokens_per_s: number; mean_tokens_per_s: number } };
+  return JSON.parse(stdout) as { train: { tokens_per_s: number; median_step_s: number }; decode?: { tokens_per_s: number; mean_tokens_per_s: number }; prefill?: { median_s: number } };
 }
 
 const device = new Device({ threads });
@@ -240,7 +263,25 @@ const rows = results.map(({ workload: w, rounds: rs }) => {
   console.log(`| ${row.workload} | ${f(row.peak_gflops, 0)} | ${f(row.train_ours)} | ${f(row.train_torch)} | ${f(row.train_ratio, 2)} | ${f(row.train_torch_default)} | ${f(row.train_ratio_default, 2)} | ${pct(row.mfu_ours)} | ${pct(row.mfu_torch)} | ${f(row.decode_ours)} | ${f(row.decode_torch)} | ${f(row.decode_ratio, 2)} |`);
   return row;
 });
-const report = { threads, rounds, malloc, rows, raw: results.map((r) => ({ workload: r.workload.name, train_gflop_per_step: r.flops / 1e9, rounds: r.rounds })) };
+// Prefill of fresh prompts (GRPO starts every group with one): tokens/s, ratios within a round.
+const prefills = results.filter((r) => r.workload.prefill).map(({ workload: w, rounds: rs }) => {
+  const n = w.prefill!.rows * w.prefill!.tokens;
+  const paired = rs.filter((r) => r.torch?.prefill);
+  return {
+    workload: `${w.name} (prefill ${w.prefill!.rows} x ${w.prefill!.tokens})`,
+    fused: median(rs.map((r) => n / r.ours.prefill!.fused_s)),
+    explicit: median(rs.map((r) => n / r.ours.prefill!.explicit_s)),
+    fused_vs_explicit: median(rs.map((r) => r.ours.prefill!.explicit_s / r.ours.prefill!.fused_s)),
+    torch: paired.length ? median(paired.map((r) => n / r.torch!.prefill!.median_s)) : null,
+    ratio: paired.length ? median(paired.map((r) => r.torch!.prefill!.median_s / r.ours.prefill!.fused_s)) : null,
+  };
+});
+if (prefills.length) {
+  console.log('| workload | prefill tok/s ours (fused) | ours, explicit attention | fused / explicit | PyTorch | ratio |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const p of prefills) console.log(`| ${p.workload} | ${f(p.fused, 0)} | ${f(p.explicit, 0)} | ${f(p.fused_vs_explicit, 2)} | ${f(p.torch, 0)} | ${f(p.ratio, 2)} |`);
+}
+const report = { threads, rounds, malloc, rows, prefills, raw: results.map((r) => ({ workload: r.workload.name, train_gflop_per_step: r.flops / 1e9, rounds: r.rounds })) };
 await mkdir(`${ROOT}bench/out`, { recursive: true });
 await writeFile(`${ROOT}bench/out/engine.json`, JSON.stringify(report, null, 2));
 console.log(JSON.stringify(report));

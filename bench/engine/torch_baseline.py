@@ -19,6 +19,9 @@ Flags:
   --prompt-len P            decode prompt length (default 32)
   --decode-tokens T         greedy tokens generated after the prompt (default 64 tiny, 16 qwen3-0.6b)
   --decode-batch N          sequences decoded together (default 1)
+  --prefill-batch N --prefill-len L
+                            also time a prefill of N prompts of L tokens into a fresh cache, logits of the last
+                            position only (as generate() runs it); median of 3 after a warm-up (default: off)
   --skip-train / --skip-decode
   --seed N                  weights and token ids (default 0)
 
@@ -33,7 +36,8 @@ Prints one JSON object on stdout:
   {"torch": version, "threads": N, "model": {...dims, "params": n},
    "train": {"batch", "seq", "steps", "step_s": [..], "median_step_s", "tokens_per_s", "loss"},
    "decode": {"batch", "prompt_len", "new_tokens", "prefill_s", "decode_s", "median_token_s", "tokens_per_s",
-              "mean_tokens_per_s", "prefill_tokens_per_s"}}
+              "mean_tokens_per_s", "prefill_tokens_per_s"},
+   "prefill": {"batch", "len", "runs_s": [..], "median_s", "tokens_per_s"}}   (with --prefill-batch)
 """
 import argparse
 import json
@@ -68,6 +72,8 @@ def parse_args():
     p.add_argument("--prompt-len", type=int, default=32)
     p.add_argument("--decode-tokens", type=int)
     p.add_argument("--decode-batch", type=int, default=1)
+    p.add_argument("--prefill-batch", type=int, default=0)
+    p.add_argument("--prefill-len", type=int, default=0)
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--skip-decode", action="store_true")
     p.add_argument("--seed", type=int, default=0)
@@ -187,6 +193,23 @@ def main():
             "mean_tokens_per_s": a.decode_batch * len(step_s) / sum(step_s) if step_s else None,
             "prefill_tokens_per_s": a.decode_batch * a.prompt_len / prefill_s,
         }
+
+    if a.prefill_batch > 0 and a.prefill_len > 0:
+        model.eval()
+        prompts = torch.randint(0, cfg.vocab_size, (a.prefill_batch, a.prefill_len), generator=gen)
+
+        def prefill():
+            with torch.inference_mode():
+                t0 = time.perf_counter()
+                model(input_ids=prompts, past_key_values=DynamicCache(), use_cache=True,
+                      cache_position=torch.arange(a.prefill_len), logits_to_keep=1)
+                return time.perf_counter() - t0
+
+        prefill()  # warm-up
+        runs = [prefill() for _ in range(3)]
+        med = statistics.median(runs)
+        result["prefill"] = {"batch": a.prefill_batch, "len": a.prefill_len, "runs_s": runs, "median_s": med,
+                             "tokens_per_s": a.prefill_batch * a.prefill_len / med}
 
     print(json.dumps(result))
 

@@ -4,16 +4,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readQwen3Config } from '../../engine/config.ts';
+import type { Qwen3Config } from '../../engine/config.ts';
 import { readSafetensors } from '../../engine/safetensors.ts';
 import { Learner } from '../../engine/learner.ts';
 
 const DIR = new URL('../fixtures/engine/qwen3_tied/', import.meta.url).pathname;
 
-test('left and right padding give the unpadded log-probs, entropies and loss', async () => {
+/** Runs `fn` with a learner on the tied fixture model (one thread), closed afterwards. */
+async function withLearner(fn: (learner: Learner, config: Qwen3Config) => Promise<void>): Promise<void> {
   const { config } = await readQwen3Config(`${DIR}config.json`);
   const weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
   const learner = await Learner.create(config, weights, { deviceOptions: { threads: 1 } });
   try {
+    await fn(learner, config);
+  } finally {
+    await learner.close();
+  }
+}
+
+test('left and right padding give the unpadded log-probs, entropies and loss', () =>
+  withLearner(async (learner) => {
     const seq = [5, 17, 42, 8, 23, 61];
     const n = seq.length;
     const batch = {
@@ -45,16 +55,10 @@ test('left and right padding give the unpadded log-probs, entropies and loss', a
       }
       assert.ok(diff <= 1e-4 * scale + 1e-7, `${name}: ${diff} vs ${scale}`);
     }
-  } finally {
-    await learner.close();
-  }
-});
+  }));
 
-test('a scoring mask scores only its positions (the same values as a full pass, NaN elsewhere)', async () => {
-  const { config } = await readQwen3Config(`${DIR}config.json`);
-  const weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
-  const learner = await Learner.create(config, weights, { deviceOptions: { threads: 1 } });
-  try {
+test('a scoring mask scores only its positions (the same values as a full pass, NaN elsewhere)', () =>
+  withLearner(async (learner) => {
     const batch = { inputIds: [[5, 17, 42, 8, 23, 61], [9, 3, 30]] };
     const full = await learner.logProbs(batch);
     const mask = [[0, 0, 1, 1, 0, 1], [1, 0, 0]];
@@ -70,16 +74,10 @@ test('a scoring mask scores only its positions (the same values as a full pass, 
     const none = await learner.logProbs(batch, { mask: mask.map((row) => row.map(() => 0)) });
     assert.ok(none.logp.flat().every(Number.isNaN));
     await assert.rejects(learner.logProbs(batch, { mask: [[1, 1]] }), /batch: mask has 1 rows, expected 2/);
-  } finally {
-    await learner.close();
-  }
-});
+  }));
 
-test('token ids outside the vocabulary are refused before anything runs, naming the field, row and column', async () => {
-  const { config } = await readQwen3Config(`${DIR}config.json`);
-  const weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
-  const learner = await Learner.create(config, weights, { deviceOptions: { threads: 1 } });
-  try {
+test('token ids outside the vocabulary are refused before anything runs, naming the field, row and column', () =>
+  withLearner(async (learner, config) => {
     await assert.rejects(learner.logProbs({ inputIds: [[1, 2, -1]] }), /inputIds\[0\]\[2\] is -1, not a token id/);
     const micro = { inputIds: [[1, 2, 3]], targets: [[2, 3, config.vocabSize]], lossMask: [[1, 1, 1]] };
     await assert.rejects(learner.trainStep([micro], { kind: 'sft' }, 1e-3), new RegExp(`targets\\[0\\]\\[2\\] is ${config.vocabSize}`));
@@ -87,10 +85,7 @@ test('token ids outside the vocabulary are refused before anything runs, naming 
     const grpo = { kind: 'grpo' as const, epsLow: 0.2, epsHigh: 0.28, dualClipC: 3 };
     const nan = { inputIds: [[1, 2, 3]], lossMask: [[0, 1, 1]], oldLogp: [[0, -1, -1]], advantages: [[0, 1, NaN]] };
     await assert.rejects(learner.trainStep([nan], grpo, 1e-3), /advantages\[0\]\[2\] is NaN at a trained position/);
-    // Where no loss reads a target, any placeholder is fine (HF's -100, for one).
+    // Where no loss reads a target, any value is fine there (HF's -100, for one).
     const ignored = await learner.trainStep([{ ...micro, targets: [[2, 3, -100]], lossMask: [[1, 1, 0]] }], { kind: 'sft' }, 1e-3);
     assert.equal(ignored.lossTokens, 2);
-  } finally {
-    await learner.close();
-  }
-});
+  }));

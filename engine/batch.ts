@@ -129,8 +129,9 @@ export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: 
       lossTokens += v;
     }),
   );
-  const placeholder = positions.length === 0;
-  if (placeholder) positions.push(0);
+  // No loss tokens: one row of weight 0 keeps the program running (see above); its values are never used.
+  const noLossTokens = positions.length === 0;
+  if (noLossTokens) positions.push(0);
   packTargets(enc, positions, 'loss_rows');
   const m = positions.length;
   const packed = (rows: number[][] | undefined, name: string) => {
@@ -140,7 +141,7 @@ export function encodeTrain(batch: TrainMicroBatch, dtype: FloatType, withGrpo: 
       const r = Math.floor(flat / enc.cols);
       const v = rows[r][flat - r * enc.cols] ?? 0;
       // A NaN here would only show as a skipped step (non-finite gradient norm): say where it is instead.
-      if (!placeholder && !Number.isFinite(v)) throw new Error(`batch: ${name}[${r}][${flat - r * enc.cols}] is ${v} at a trained position`);
+      if (!noLossTokens && !Number.isFinite(v)) throw new Error(`batch: ${name}[${r}][${flat - r * enc.cols}] is ${v} at a trained position`);
       out[i] = v;
     });
     return { dtype, shape: [m], data: out };

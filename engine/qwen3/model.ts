@@ -12,7 +12,7 @@ import { linear, matmul } from '../graph/ops/linalg.ts';
 import { causalAttention, rotaryEmbedding } from '../graph/ops/attention.ts';
 import type { RotaryCache } from '../graph/ops/attention.ts';
 import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
-import { concat, embedding, reshape, slice, split, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
+import { concat, dimOf, embedding, reshape, slice, split, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
 
 /** Additive mask value for disallowed keys (finite, so fully masked rows stay NaN-free). */
 const MASKED = -1e9;
@@ -107,12 +107,6 @@ function rotaryCache(cfg: Qwen3Config, positions: Tensor): RotaryCache {
 function btShape(ids: Tensor, tail: number[]): Tensor {
   const g = ids.graph;
   return g.apply1('Concat', [shapeOf(ids), g.ints(tail)], { axis: 0 }, { dtype: 'int64', shape: [2 + tail.length] });
-}
-
-/** Scalar dim `axis` of x's shape, as int64. */
-function dimOf(x: Tensor, axis: number): Tensor {
-  const g = x.graph;
-  return g.apply1('Gather', [shapeOf(x), g.constant([axis], 'int64', [])], { axis: 0 }, { dtype: 'int64', shape: [] });
 }
 
 /** 0..n-1 for an int64 scalar n. */

@@ -11,7 +11,7 @@ import type { Tensor } from '../graph.ts';
 import { mul, sub } from './elementwise.ts';
 import { matmul } from './linalg.ts';
 import { sum } from './reduce.ts';
-import { concat, reshape, slice, transpose, transposeLast2 } from './shape.ts';
+import { concat, dimOf, reshape, slice, transpose, transposeLast2 } from './shape.ts';
 
 /** Rotation tables for rotaryEmbedding: one row per token and the row of each token. */
 export interface RotaryCache {
@@ -33,13 +33,6 @@ export function rotaryEmbedding(x: Tensor, cache: RotaryCache, heads: number): T
   const rotate = (t: Tensor, sin: Tensor) => g.apply1('com.microsoft.RotaryEmbedding', [t, cache.slots, cache.cos, sin], { num_heads: heads }, { dtype: t.dtype, shape: t.shape });
   const y = g.noGrad(() => rotate(x, cache.sin));
   return g.attach(y, [x], ([gy]) => [rotate(gy!, cache.negSin)]);
-}
-
-/** Scalar dim `axis` of x's shape, as int64 [1]. */
-function dim(x: Tensor, axis: number): Tensor {
-  const g = x.graph;
-  const shape = g.apply1('Shape', [x], {}, { dtype: 'int64', shape: [x.rank] });
-  return g.apply1('Gather', [shape, g.ints([axis])], { axis: 0 }, { dtype: 'int64', shape: [1] });
 }
 
 export interface CausalAttention {
@@ -69,10 +62,10 @@ export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opt
   // The kernel call; with `probs` it also hands back the probabilities after the softmax (qk_output mode 2).
   const kernel = (probs: boolean) => g.noGrad(() => {
     // Every row is causal over the whole length: seqlens_k = T - 1 for each of the B rows.
-    const t = dim(qkv, 1);
+    const t = dimOf(qkv, 1, true);
     const int32 = (x: Tensor, shape: (string | number)[]) => g.apply1('Cast', [x], { to: 6 }, { dtype: 'int32', shape });
     const last = g.apply1('Sub', [t, g.ints([1])], {}, { dtype: 'int64', shape: [1] });
-    const seqlens = int32(g.apply1('Expand', [last, dim(qkv, 0)], {}, { dtype: 'int64', shape: ['B'] }), ['B']);
+    const seqlens = int32(g.apply1('Expand', [last, dimOf(qkv, 0, true)], {}, { dtype: 'int64', shape: ['B'] }), ['B']);
     const total = int32(g.apply1('Squeeze', [t], {}, { dtype: 'int64', shape: [] }), []);
     const present = { dtype: qkv.dtype, shape: ['B', kvHeads, 'T', d] };
     const outs = [{ dtype: qkv.dtype, shape: ['B', 'T', heads * d] }, present, present];

@@ -57,6 +57,13 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   });
 }
 
+/** Dim `axis` of x's shape as int64: a scalar, or with `asVector` a [1] tensor (for Expand's and Concat's shapes). */
+export function dimOf(x: Tensor, axis: number, asVector = false): Tensor {
+  const g = x.graph;
+  const index = asVector ? g.ints([axis]) : g.constant([axis], 'int64', []);
+  return g.apply1('Gather', [shapeOf(x), index], { axis: 0 }, { dtype: 'int64', shape: asVector ? [1] : [] });
+}
+
 /** Splits x along `axis` into parts of the given static sizes; the gradient concatenates theirs (zeros where unused). */
 export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
   const g = x.graph;

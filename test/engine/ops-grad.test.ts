@@ -86,6 +86,7 @@ check('linear', { inputs: [x(3, 4), x(6, 4)], f: ([a, w]) => L.linear(a, w) });
 // NN ops with hand-written rules.
 check('softmax', { inputs: [x(3, 5)], f: ([a]) => N.softmax(a) });
 check('rmsNorm (x and weight)', { inputs: [x(2, 3, 8), x(8)], f: ([a, w]) => N.rmsNorm(a, w, 1e-6) });
+check('rmsNorm of chosen slices (the others pass through as x * w)', { inputs: [x(2, 4, 3, 8), x(3, 8)], f: ([a, w]) => N.rmsNorm(a, w, 1e-6, [1, 0, 1]) });
 check('rope', {
   inputs: [x(2, 3, 6)],
   fixed: [

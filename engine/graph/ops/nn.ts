@@ -2,8 +2,8 @@
 // autodiff of their parts): softmax, RMSNorm, rotary embedding, and the vocabulary head with the log-probs of
 // its targets. Composite ops compute their forward pass under noGrad and attach their rule with Graph.attach.
 import type { Tensor } from '../graph.ts';
-import { add, exp, log, mul, neg, reciprocal, sqrt, sub, unbroadcast } from './elementwise.ts';
-import { max, mean, sum } from './reduce.ts';
+import { add, div, exp, log, mul, neg, sqrt, sub, unbroadcast } from './elementwise.ts';
+import { max, sum } from './reduce.ts';
 import { concat, gatherElements, slice, squeeze, unsqueeze } from './shape.ts';
 
 /** Softmax over the last axis; dx = y * (g - sum(g * y)). */
@@ -14,19 +14,36 @@ export function softmax(x: Tensor): Tensor {
 }
 
 /**
- * RMSNorm over the last axis: y = x / sqrt(mean(x^2) + eps) * w. With r = 1/sqrt(mean(x^2) + eps) and
- * xh = x * r: dw = sum(g * xh) over the leading axes, dx = r * (g*w - xh * mean(g*w * xh)).
+ * RMSNorm over the last axis (length D): y = x / sqrt(mean(x^2) + eps) * w. With r = 1/sqrt(mean(x^2) + eps) and
+ * xh = x * r: dw = sum(g * xh) over the leading axes, dx = r g*w - xh * (r mean(g*w * xh)).
+ *
+ * `normed` (0 or 1 per slice along the second-to-last axis) picks the slices to normalise; the others pass
+ * through as x * w. The fused attention normalises the query and key heads of a packed q|k|v tensor this way, so
+ * that the value heads need not be split off and joined again (two copies each way). With the factor f = r
+ * (1 on pass-through slices) and xh = x * f: dx = f g*w - xh * (m r mean(g*w * xh)), m the 0/1 of the slice.
+ *
+ * Why this op order: r is formed as sqrt(D) / sqrt(sum(x^2) + D eps) on the row axes only (ReduceSumSquare
+ * without keepdims), and widened once. onnxruntime's broadcasting binary kernels cost ~7 ns per row of the
+ * narrower operand, so an eps added to a [..., 1] tensor costs as much as a full pass over x (measured,
+ * docs/BENCHMARKS.md).
  */
-export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+export function rmsNorm(x: Tensor, w: Tensor, eps: number, normed?: readonly number[]): Tensor {
   const g = x.graph;
-  const [r, xh, y] = g.noGrad(() => {
-    const r0 = reciprocal(sqrt(add(mean(mul(x, x), [-1], true), eps)));
-    const xh0 = mul(x, r0);
-    return [r0, xh0, mul(xh0, w)];
+  const d = x.shape[x.rank - 1] as number;
+  const rows = x.shape.slice(0, -1);
+  const [f, rm, xh, y] = g.noGrad(() => {
+    const ss = g.apply1('ReduceSumSquare', [x, g.ints([-1])], { keepdims: 0 }, { dtype: x.dtype, shape: rows });
+    // Pass-through slices: sqrt(D) / sqrt(0 * ss + D) = 1.
+    const denom = normed ? add(mul(ss, g.constant(normed, g.float, [normed.length])), g.constant(normed.map((m) => (m ? d * eps : d)), g.float, [normed.length])) : add(ss, d * eps);
+    const f0 = div(Math.sqrt(d), sqrt(denom));
+    const fw = unsqueeze(f0, [-1]);
+    const xh0 = mul(x, fw);
+    return [fw, normed ? mul(f0, g.constant(normed, g.float, [normed.length])) : f0, xh0, mul(xh0, w)];
   });
   return g.attach(y, [x, w], ([gy]) => {
     const gw = mul(gy!, w);
-    return [mul(r, sub(gw, mul(xh, mean(mul(gw, xh), [-1], true)))), unbroadcast(mul(gy!, xh), w)];
+    const t = g.apply1('ReduceMean', [mul(gw, xh), g.ints([-1])], { keepdims: 0 }, { dtype: x.dtype, shape: rows });
+    return [sub(mul(f, gw), mul(xh, unsqueeze(mul(rm, t), [-1]))), unbroadcast(mul(gy!, xh), w)];
   });
 }
 

@@ -7,12 +7,12 @@
 import type { Qwen3Config } from '../config.ts';
 import { qwen3ParamShapes } from '../config.ts';
 import type { Graph, Tensor } from '../graph/graph.ts';
-import { add, cast, cos, less, lessOrEqual, and, mul, neg, shapeOf, silu, sin, where } from '../graph/ops/elementwise.ts';
+import { add, cast, cos, less, lessOrEqual, and, mul, neg, shapeOf, silu, sin, sub, where } from '../graph/ops/elementwise.ts';
 import { linear, matmul } from '../graph/ops/linalg.ts';
-import { causalAttention, rotaryEmbedding } from '../graph/ops/attention.ts';
-import type { RotaryCache } from '../graph/ops/attention.ts';
+import { causalAttention, causalWindow, rotaryEmbedding } from '../graph/ops/attention.ts';
+import type { CausalWindow, RotaryCache } from '../graph/ops/attention.ts';
 import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
-import { concat, dimOf, embedding, reshape, slice, split, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
+import { concat, dimOf, embedding, reshape, slice, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
 
 /** Additive mask value for disallowed keys (finite, so fully masked rows stay NaN-free). */
 const MASKED = -1e9;
@@ -89,18 +89,35 @@ export function ropeTables(cfg: Qwen3Config, positions: Tensor): { cos: Tensor; 
   });
 }
 
-/** ropeTables in the layout of onnxruntime's rotary kernel: a [B*T, D/2] row per token (see RotaryCache). */
+/**
+ * The rotary tables in the layout of onnxruntime's kernel (see RotaryCache) for the packed q|k|v heads of the
+ * fused path: one [D/2] row per position 0..max(positions), computed as ropeTables computes them; query and key
+ * heads read their token's row, value heads row 0 (cos 1, sin 0), so they pass through unrotated.
+ */
 function rotaryCache(cfg: Qwen3Config, positions: Tensor): RotaryCache {
   const g = positions.graph;
-  const { cos: c, sin: s } = ropeTables(cfg, positions);
+  const { numAttentionHeads: hq, numKeyValueHeads: hkv } = cfg;
   return g.noGrad(() => {
-    // The tables repeat each frequency twice over head_dim: the kernel wants the first half only.
-    const half = (t: Tensor) => reshape(slice(t, -1, 0, cfg.headDim / 2), ['BT', cfg.headDim / 2], g.ints([-1, cfg.headDim / 2]));
-    const n = g.apply1('ReduceProd', [shapeOf(positions)], { keepdims: 0 }, { dtype: 'int64', shape: [] });
-    const slots = reshape(range(n), ['B', 'T'], shapeOf(positions));
+    const int64 = (v: number) => g.constant([v], 'int64', []);
+    const rotated = g.constant([...new Array<number>(hq + hkv).fill(1), ...new Array<number>(hkv).fill(0)], 'int64', [hq + 2 * hkv]);
+    const slots = reshape(mul(unsqueeze(positions, [-1]), rotated), ['B', 'TH'], g.ints([0, -1]));
+    const count = add(g.apply1('ReduceMax', [positions], { keepdims: 0 }, { dtype: 'int64', shape: [] }), int64(1));
+    const rows = g.apply1('Range', [int64(0), count, int64(1)], {}, { dtype: 'int64', shape: ['P'] });
+    const { cos: c, sin: s } = ropeTables(cfg, unsqueeze(rows, [0]));
+    // The kernel also wants at least as many rows as it sees tokens (T * heads): zero rows pad the tables out.
+    const short = g.apply1('Max', [sub(dimOf(slots, 1, false), count), int64(0)], {}, { dtype: 'int64', shape: [] });
+    const pads = concat([g.ints([0, 0]), unsqueeze(short, [0]), g.ints([0])], 0);
+    // [1, 1, P, D] -> [P, D/2] (the tables repeat each frequency twice over head_dim; the kernel wants one half).
+    const half = (t: Tensor) => g.apply1('Pad', [reshape(slice(t, -1, 0, cfg.headDim / 2), ['P', cfg.headDim / 2], g.ints([-1, cfg.headDim / 2])), pads], {}, { dtype: t.dtype, shape: ['R', cfg.headDim / 2] });
     const sinRows = half(s);
     return { slots, cos: half(c), sin: sinRows, negSin: neg(sinRows) };
   });
+}
+
+/** What every layer of the fused path shares: the rotary tables and the causal window. */
+interface FusedTables {
+  rotary: RotaryCache;
+  window: CausalWindow;
 }
 
 /** A shape tensor: the [B, T] of `ids` followed by static dims. */
@@ -152,16 +169,18 @@ function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: 
  * side by side. Heads stay in [B, T, H, D] order, so nothing is transposed. Same math as project + the masked
  * form, in about half the nodes.
  */
-function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: RotaryCache, recompute: boolean): { out: Tensor; keys: Tensor; values: Tensor } {
+function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, fused: FusedTables, recompute: boolean): { out: Tensor; keys: Tensor; values: Tensor } {
   const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;
   const g = x.graph;
-  const qkv = reshape(linear(x, concat([p.q, p.k, p.v], 0)), ['B', 'T', hq + 2 * hkv, d], btShape(ids, [hq + 2 * hkv, d]));
-  const [qk, v] = split(qkv, 2, [hq + hkv, hkv]);
-  const perHead = (w: Tensor, n: number) => mul(g.constant(new Array<number>(n).fill(1), g.float, [n, 1]), w);
-  const normed = rmsNorm(qk, concat([perHead(p.qNorm, hq), perHead(p.kNorm, hkv)], 0), eps);
-  const rows = (t: Tensor, n: number) => reshape(t, ['B', 'T', n * d], btShape(ids, [n * d]));
-  const packed = concat([rotaryEmbedding(rows(normed, hq + hkv), rot, hq + hkv), rows(v, hkv)], -1);
-  const { o, keys, values } = causalAttention(packed, hq, hkv, { recompute });
+  const n = hq + 2 * hkv;
+  // One Gemm for q, k and v; the q and k heads normalised and rotated in place while the v heads ride along
+  // (weight 1, no normalisation, rotary row 0), so the packed tensor goes to the kernel without a copy.
+  const qkv = reshape(linear(x, concat([p.q, p.k, p.v], 0)), ['B', 'T', n, d], btShape(ids, [n, d]));
+  const perHead = (w: Tensor, heads: number) => mul(g.constant(new Array<number>(heads).fill(1), g.float, [heads, 1]), w);
+  const weights = concat([perHead(p.qNorm, hq), perHead(p.kNorm, hkv), g.constant(new Array<number>(hkv * d).fill(1), g.float, [hkv, d])], 0);
+  const normedHeads = [...new Array<number>(hq + hkv).fill(1), ...new Array<number>(hkv).fill(0)];
+  const normed = reshape(rmsNorm(qkv, weights, eps, normedHeads), ['B', 'T', n * d], btShape(ids, [n * d]));
+  const { o, keys, values } = causalAttention(rotaryEmbedding(normed, fused.rotary), hq, hkv, { recompute, window: fused.window });
   return { out: linear(reshape(o, ['N', hq * d]), p.o), keys, values };
 }
 
@@ -191,7 +210,7 @@ export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions
   const groups = cfg.numAttentionHeads / cfg.numKeyValueHeads;
   const scale = 1 / Math.sqrt(cfg.headDim);
   const fused = attention !== 'masked';
-  const cache = fused ? rotaryCache(cfg, positions) : null;
+  const cache: FusedTables | null = fused ? { rotary: rotaryCache(cfg, positions), window: causalWindow(ids) } : null;
   const rot = fused ? null : ropeTables(cfg, positions);
   if (!fused && !attentionMask) throw new Error('decoder: the masked attention needs an attention_mask');
   if (!fused && kv) throw new Error('decoder: only the fused attention hands out keys and values');

@@ -13,11 +13,11 @@ import { matmul } from './linalg.ts';
 import { sum } from './reduce.ts';
 import { concat, dimOf, reshape, slice, transpose, transposeLast2 } from './shape.ts';
 
-/** Rotation tables for rotaryEmbedding: one row per token and the row of each token. */
+/** Rotation tables for rotaryEmbedding: one row per position, and the row of each head of each token. */
 export interface RotaryCache {
-  /** Each token's row in the tables: int64 [B, T]. */
+  /** The row in the tables of each head of each token: int64 [B, T * heads] (token-major). */
   slots: Tensor;
-  /** cos, sin and -sin of position x inverse frequency: [B*T, D/2]. */
+  /** cos, sin and -sin of position x inverse frequency: [positions, D/2]. */
   cos: Tensor;
   sin: Tensor;
   negSin: Tensor;
@@ -25,14 +25,45 @@ export interface RotaryCache {
 
 /**
  * Rotary embedding (rotate-half form, as rope in nn.ts) on x [B, T, heads * D] by onnxruntime's kernel
- * (com.microsoft.RotaryEmbedding, float32): one node instead of the seven of the composite form. The rotation
- * is orthogonal, so the backward is the inverse rotation: the same kernel with sin negated.
+ * (com.microsoft.RotaryEmbedding, float32): one node instead of the seven of the composite form. The kernel
+ * sees every head as its own token ([B, T * heads, D], one head), so each head has its own row in the tables:
+ * a head whose row is position 0 (cos 1, sin 0) passes through unrotated, which lets a packed q|k|v tensor go
+ * through whole. The rotation is orthogonal, so the backward is the inverse rotation: the same kernel with sin
+ * negated.
  */
-export function rotaryEmbedding(x: Tensor, cache: RotaryCache, heads: number): Tensor {
+export function rotaryEmbedding(x: Tensor, cache: RotaryCache): Tensor {
   const g = x.graph;
-  const rotate = (t: Tensor, sin: Tensor) => g.apply1('com.microsoft.RotaryEmbedding', [t, cache.slots, cache.cos, sin], { num_heads: heads }, { dtype: t.dtype, shape: t.shape });
+  const d = 2 * (cache.cos.shape[1] as number);
+  const rotate = (t: Tensor, sin: Tensor) => {
+    const tokens = reshape(t, ['B', 'TH', d], g.ints([0, -1, d]));
+    const y = g.apply1('com.microsoft.RotaryEmbedding', [tokens, cache.slots, cache.cos, sin], { num_heads: 1 }, { dtype: t.dtype, shape: tokens.shape });
+    return reshape(y, t.shape);
+  };
   const y = g.noGrad(() => rotate(x, cache.sin));
   return g.attach(y, [x], ([gy]) => [rotate(gy!, cache.negSin)]);
+}
+
+/**
+ * The causal window of GroupQueryAttention for a batch whose rows all span its whole length: seqlens_k = T - 1
+ * per row and total_sequence_length = T, as int32. Built once per graph and shared by every layer.
+ */
+export interface CausalWindow {
+  seqlens: Tensor;
+  total: Tensor;
+}
+
+/** The CausalWindow of x [B, T, ...]. */
+export function causalWindow(x: Tensor): CausalWindow {
+  const g = x.graph;
+  return g.noGrad(() => {
+    const t = dimOf(x, 1, true);
+    const int32 = (v: Tensor, shape: (string | number)[]) => g.apply1('Cast', [v], { to: 6 }, { dtype: 'int32', shape });
+    const last = g.apply1('Sub', [t, g.ints([1])], {}, { dtype: 'int64', shape: [1] });
+    return {
+      seqlens: int32(g.apply1('Expand', [last, dimOf(x, 0, true)], {}, { dtype: 'int64', shape: ['B'] }), ['B']),
+      total: int32(g.apply1('Squeeze', [t], {}, { dtype: 'int64', shape: [] }), []),
+    };
+  });
 }
 
 export interface CausalAttention {
@@ -53,20 +84,15 @@ export interface CausalAttention {
  * equals rowsum(P * dP) (as flash attention uses) and costs a [T, D] pass instead of a [T, T] one. K and V in
  * head-major layout are the kernel's own present_key / present_value outputs.
  */
-export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opts: { recompute?: boolean } = {}): CausalAttention {
+export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opts: { recompute?: boolean; window?: CausalWindow } = {}): CausalAttention {
   const g = qkv.graph;
   if (g.float !== 'float32') throw new Error('causalAttention: onnxruntime implements GroupQueryAttention for float32 only');
   const d = (qkv.shape[2] as number) / (heads + 2 * kvHeads);
   const scale = 1 / Math.sqrt(d);
   const withGrad = g.recording && qkv.requiresGrad;
   // The kernel call; with `probs` it also hands back the probabilities after the softmax (qk_output mode 2).
+  const { seqlens, total } = opts.window ?? causalWindow(qkv);
   const kernel = (probs: boolean) => g.noGrad(() => {
-    // Every row is causal over the whole length: seqlens_k = T - 1 for each of the B rows.
-    const t = dimOf(qkv, 1, true);
-    const int32 = (x: Tensor, shape: (string | number)[]) => g.apply1('Cast', [x], { to: 6 }, { dtype: 'int32', shape });
-    const last = g.apply1('Sub', [t, g.ints([1])], {}, { dtype: 'int64', shape: [1] });
-    const seqlens = int32(g.apply1('Expand', [last, dimOf(qkv, 0, true)], {}, { dtype: 'int64', shape: ['B'] }), ['B']);
-    const total = int32(g.apply1('Squeeze', [t], {}, { dtype: 'int64', shape: [] }), []);
     const present = { dtype: qkv.dtype, shape: ['B', kvHeads, 'T', d] };
     const outs = [{ dtype: qkv.dtype, shape: ['B', 'T', heads * d] }, present, present];
     const attrs = { num_heads: heads, kv_num_heads: kvHeads, scale: { kind: 'float' as const, v: scale }, ...(probs ? { qk_output: 2 } : {}) };
@@ -82,8 +108,6 @@ export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opt
   // [B, T, n * D] -> [B, n, T, D], and query heads grouped by kv head: [B, heads, T, X] -> [B, kvHeads, G*T, X].
   const byHead = (x: Tensor, n: number) => transpose(reshape(x, ['B', 'T', n, d]), [0, 2, 1, 3]);
   const grouped = (x: Tensor) => (groups === 1 ? x : reshape(x, ['B', kvHeads, 'GT', x.shape[3]]));
-  // [B, n, T, D] (queries: grouped [B, kvHeads, G*T, D]) -> [B, T, n * D].
-  const back = (x: Tensor, n: number) => reshape(transpose(n === kvHeads ? x : reshape(x, ['B', n, 'T', d]), [0, 2, 1, 3]), ['B', 'T', n * d]);
   const attached = g.attach(o, [qkv], ([dO]) => {
     const [, kh, vh, probs] = opts.recompute ? kernel(true) : forward;
     const qh = grouped(byHead(slice(qkv, -1, 0, heads * d), heads));
@@ -91,10 +115,12 @@ export function causalAttention(qkv: Tensor, heads: number, kvHeads: number, opt
     const rowDot = grouped(transpose(sum(mul(reshape(dO!, ['B', 'T', heads, d]), reshape(o, ['B', 'T', heads, d])), [-1], true), [0, 2, 1, 3]));
     const p = grouped(probs);
     const dS = mul(p, sub(matmul(dOh, transposeLast2(vh)), rowDot));
-    const dQ = back(mul(matmul(dS, kh), scale), heads);
-    const dK = back(mul(matmul(transposeLast2(dS), qh), scale), kvHeads);
-    const dV = back(matmul(transposeLast2(p), dOh), kvHeads);
-    return [concat([dQ, dK, dV], -1)];
+    const dQ = reshape(mul(matmul(dS, kh), scale), ['B', heads, 'T', d]);
+    const dK = mul(matmul(transposeLast2(dS), qh), scale);
+    const dV = matmul(transposeLast2(p), dOh);
+    // Joined head-major and transposed once to the packed token-major layout (one copy fewer than per part).
+    const n = heads + 2 * kvHeads;
+    return [reshape(transpose(concat([dQ, dK, dV], 1), [0, 2, 1, 3]), ['B', 'T', n * d])];
   });
   return { o: attached, keys, values };
 }

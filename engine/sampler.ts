@@ -49,9 +49,10 @@ export interface SamplerOptions {
   weights?: Weights;
   dtype?: FloatType;
   /**
-   * 'auto' (default): a step whose rows all start from an empty cache (a fresh generate) runs the fused causal
-   * attention when the programs are float32 on the CPU provider (programs.prefillProgram); every other step the
-   * decode program's explicit attention. 'masked': always the explicit form.
+   * 'auto' (default): a step whose rows all start from an empty cache (a fresh generate, also beside cached
+   * sequences) runs the fused causal attention when the programs are float32 on the CPU provider
+   * (programs.prefillProgram); every other step the decode program's explicit attention. 'masked': always the
+   * explicit form.
    */
   attention?: 'auto' | 'masked';
 }
@@ -206,10 +207,10 @@ export class Sampler {
     if (active.some((s) => s.pending.length === 0)) throw new Error('sampler: a sequence has nothing to continue from');
     let live = params.maxNewTokens > 0 ? active : [];
     while (live.length > 0) {
-      const { logits, lse } = await this.step(new Set(live));
+      const { logits, lse, rowOf } = await this.step(new Set(live));
       const vocab = this.config.vocabSize;
       for (const s of live) {
-        const r = this.seqs.indexOf(s);
+        const r = rowOf.get(s)!;
         const { token, logprob } = sampleToken(logits, r * vocab, vocab, params, s.rng, lse[r]);
         const g = out.get(s.id)!;
         g.tokens.push(token);
@@ -225,23 +226,31 @@ export class Sampler {
     return active.map((s) => out.get(s.id)!);
   }
 
-  /** Feeds every participating row its pending tokens; returns the logits [rows, vocab] at each row's last one. */
-  private async step(rows: Set<Sequence>): Promise<{ logits: Float32Array | Float64Array; lse: Float32Array | Float64Array }> {
+  /**
+   * Feeds every participating row its pending tokens; returns the logits [fed rows, vocab] at each row's last
+   * one, and which of those rows is each sequence's. The decode program reads the whole cache, so it is fed
+   * every cache row (idle ones with nothing valid); a prefill, whose rows all start from an empty cache, is fed
+   * those rows only, and their keys and values go to their cache rows.
+   */
+  private async step(rows: Set<Sequence>): Promise<{ logits: Float32Array | Float64Array; lse: Float32Array | Float64Array; rowOf: Map<Sequence, number> }> {
     const started = performance.now();
-    const b = this.seqs.length;
     const t = Math.max(...[...rows].map((s) => s.pending.length));
     const need = Math.max(...this.seqs.map((s) => s.cached + (rows.has(s) ? s.pending.length : 0)));
     if (need > this.capacity) {
       const cap = Math.max(need, Math.min(2 * this.capacity, need + 4096), 64);
-      await this.relayout(Math.ceil(cap / 64) * 64, [...Array(b).keys()]);
+      await this.relayout(Math.ceil(cap / 64) * 64, [...this.seqs.keys()]);
     }
+    // Fresh prompts (their tokens first, padding after) go through the fused prefill, beside cached sequences too.
+    const prefill = this.fusedPrefill && [...rows].every((s) => s.cached === 0);
+    const fed = prefill ? this.seqs.filter((s) => rows.has(s)) : this.seqs;
+    const b = fed.length;
     const ids = new BigInt64Array(b * t);
     const pos = new BigInt64Array(b * t);
     const valid = new Uint8Array(b * t);
     const pastLen = new BigInt64Array(b);
     const last = new BigInt64Array(b);
     const slots = new Int32Array(b * t).fill(-1);
-    this.seqs.forEach((s, r) => {
+    fed.forEach((s, r) => {
       pastLen[r] = BigInt(s.cached);
       if (!rows.has(s)) return;
       s.pending.forEach((tok, i) => {
@@ -253,8 +262,6 @@ export class Sampler {
       last[r] = BigInt(r * t + s.pending.length - 1);
     });
     const head = b > 1 && b <= FEW_ROWS ? 'few-rows' : 'many-rows';
-    // Every row starting from an empty cache (its tokens first, padding after): the fused prefill.
-    const prefill = this.fusedPrefill && this.seqs.every((s) => s.cached === 0 && rows.has(s));
     const key = `${prefill ? 'prefill' : 'decode'}:${head}`;
     if (!this.sessions.has(key)) this.sessions.set(key, this.device.load((prefill ? prefillProgram(this.config, head) : decodeProgram(this.config, this.dtype, head)).bytes, this.dtype));
     const session = await this.sessions.get(key)!;
@@ -281,12 +288,13 @@ export class Sampler {
         { dst: `${this.kv}v.${l}`, src: `${this.kv}nv.${l}`, keysTransposed: false },
       ]),
       slots,
+      prefill ? Int32Array.from(fed, (s) => this.seqs.indexOf(s)) : null,
     );
     for (const s of rows) {
       s.cached += s.pending.length;
       s.pending = [];
     }
     this.onStep?.({ rows: b, tokens: t, program: prefill ? 'prefill' : 'decode', ms: performance.now() - started });
-    return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array };
+    return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array, rowOf: new Map(fed.map((s, r) => [s, r])) };
   }
 }

@@ -130,9 +130,12 @@ export class Device {
     return this.call('rename', { pairs });
   }
 
-  /** KV-cache write-back of several caches at the same slots; see worker.mjs. */
-  writeSlots(writes: { dst: string; src: string; keysTransposed: boolean }[], slots: Int32Array): Promise<void> {
-    return this.call('writeSlots', { writes, slots });
+  /**
+   * KV-cache write-back of several caches at the same slots; see worker.mjs. `rows` gives the cache row of each
+   * row of the sources (default: the same row).
+   */
+  writeSlots(writes: { dst: string; src: string; keysTransposed: boolean }[], slots: Int32Array, rows: Int32Array | null = null): Promise<void> {
+    return this.call('writeSlots', { writes, slots, rows });
   }
 
   /** KV-cache re-layout to a new capacity and row order; see worker.mjs. */

@@ -64,12 +64,14 @@ async function run({ session, feeds, fetches }) {
 // KV-cache write-back: rows of `src` ([B, H, T, D], or [B, H, D, T] when `keysTransposed`) land in the cache
 // `dst` ([B, H, S, D], or [B, H, D, S]) at per-token slots `slots` ([B * T], -1 = skip). One message carries
 // every layer's keys and values.
-function writeSlots({ writes, slots }) {
-  for (const w of writes) writeSlotsOne(w.dst, w.src, slots, w.keysTransposed);
+function writeSlots({ writes, slots, rows }) {
+  for (const w of writes) writeSlotsOne(w.dst, w.src, slots, rows, w.keysTransposed);
   return { value: null, transfer: [] };
 }
 
-function writeSlotsOne(dst, src, slots, keysTransposed) {
+// Writes the new keys/values of row b of `src` (T tokens) into row rows[b] of the cache `dst` (row b without
+// `rows`) at the slots slots[b * T + t] (-1: nothing to write).
+function writeSlotsOne(dst, src, slots, rows, keysTransposed) {
   const cache = stored(dst);
   const part = stored(src);
   const [B, H] = cache.shape;
@@ -78,17 +80,20 @@ function writeSlotsOne(dst, src, slots, keysTransposed) {
   const T = keysTransposed ? part.shape[3] : part.shape[2];
   const c = cache.data;
   const p = part.data;
-  for (let b = 0; b < B; b++) {
+  for (let b = 0; b < part.shape[0]; b++) {
+    const row = rows ? rows[b] : b;
+    if (!(row >= 0 && row < B)) throw new Error(`device: cache row ${row} outside the cache's ${B} rows`);
     for (let t = 0; t < T; t++) {
       const slot = slots[b * T + t];
       if (slot < 0) continue;
       if (slot >= S) throw new Error(`device: slot ${slot} outside cache capacity ${S}`);
       for (let h = 0; h < H; h++) {
-        const bh = b * H + h;
+        const from = b * H + h;
+        const to = row * H + h;
         if (keysTransposed) {
-          for (let d = 0; d < D; d++) c[(bh * D + d) * S + slot] = p[(bh * D + d) * T + t];
+          for (let d = 0; d < D; d++) c[(to * D + d) * S + slot] = p[(from * D + d) * T + t];
         } else {
-          c.set(p.subarray((bh * T + t) * D, (bh * T + t + 1) * D), (bh * S + slot) * D);
+          c.set(p.subarray((from * T + t) * D, (from * T + t + 1) * D), (to * S + slot) * D);
         }
       }
     }

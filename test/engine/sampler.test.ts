@@ -1,6 +1,6 @@
 // The sampler: KV-cached greedy decoding equals recomputing the full forward pass at every step (also across an
-// appended tool turn), generation is reproducible from its seed, stop tokens / max new tokens end it, and token ids
-// outside the vocabulary are refused.
+// appended tool turn, and for prompts started beside cached sequences), generation is reproducible from its seed,
+// stop tokens / max new tokens end it, and token ids outside the vocabulary are refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readQwen3Config } from '../../engine/config.ts';
@@ -80,6 +80,26 @@ for (const attention of ['auto', 'masked'] as const) test(`temperature 0: KV-cac
     const last = await sampler.continue([gens[2].seqId], { temperature: 0, maxNewTokens: 3 });
     const want = await greedyByRecompute([...prompts[2], ...gens[2].tokens, ...more[2].tokens], 3);
     assert.deepEqual(last[0].tokens, want.tokens, 'after releasing another row');
+  } finally {
+    await sampler.close();
+  }
+});
+
+test('fresh prompts started beside cached sequences go through the fused prefill on their own rows', async () => {
+  const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
+  const steps: { rows: number; program: string }[] = [];
+  sampler.onStep = (info) => steps.push({ rows: info.rows, program: info.program });
+  try {
+    const [first] = await sampler.generate([prompts[0]], { temperature: 0, maxNewTokens: 4, seed: 1 });
+    steps.length = 0;
+    const later = await sampler.generate([prompts[1], prompts[2]], { temperature: 0, maxNewTokens: 5, seed: 2 });
+    // Only the two new rows are fed to the prefill; the decode steps after it read the whole three-row cache.
+    assert.deepEqual(steps[0], { rows: 2, program: 'prefill' });
+    assert.ok(steps.slice(1).every((s) => s.rows === 3 && s.program === 'decode'));
+    for (const [i, g] of later.entries()) assert.deepEqual(g.tokens, (await greedyByRecompute(prompts[i + 1], 5)).tokens, `new row ${i}`);
+    // The older sequence's cache row was left as it was.
+    const [more] = await sampler.continue([first.seqId], { temperature: 0, maxNewTokens: 3 });
+    assert.deepEqual(more.tokens, (await greedyByRecompute([...prompts[0], ...first.tokens], 3)).tokens);
   } finally {
     await sampler.close();
   }

@@ -9,7 +9,7 @@ import type { FloatType } from './graph/graph.ts';
 import type { Weights } from './tensors.ts';
 import { Rng } from './rng.ts';
 import { Device } from './runtime/device.ts';
-import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
+import type { DeviceOptions, DeviceTensor, Feed, Session } from './runtime/device.ts';
 import { checkTokenIds } from './batch.ts';
 import { decodeProgram, prefillProgram } from './programs.ts';
 import { sampleToken, validateChoice } from './sampling.ts';
@@ -201,6 +201,26 @@ export class Sampler {
     this.capacity = capacity;
   }
 
+  /**
+   * Moves the given sequences to the leading cache rows (their order among themselves kept), swapping each with
+   * an idle row in front of it, so that a decode step reads and computes those rows only: an idle row costs as
+   * much as a live one in a step (measured: 1 of 8 live rows, 0.6B dims, 512 cached tokens each, 50 ms a step,
+   * where one row alone takes ~26 ms). A swap copies two rows' caches, once per change of who runs.
+   */
+  private async toFront(rows: Set<Sequence>): Promise<void> {
+    const pairs: [number, number][] = [];
+    let front = 0;
+    this.seqs.forEach((s, r) => {
+      if (!rows.has(s)) return;
+      if (r !== front) {
+        pairs.push([front, r]);
+        [this.seqs[front], this.seqs[r]] = [this.seqs[r], this.seqs[front]];
+      }
+      front++;
+    });
+    if (pairs.length > 0 && this.capacity > 0) await this.device.swapRows(this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]), pairs);
+  }
+
   private async run(active: Sequence[], params: Omit<SamplingParams, 'seed'>): Promise<Generation[]> {
     const out = new Map(active.map((s) => [s.id, { seqId: s.id, tokens: [] as number[], logprobs: [] as number[], finishReason: 'length' as Generation['finishReason'] }]));
     const stops = new Set(params.stopTokens ?? []);
@@ -242,7 +262,10 @@ export class Sampler {
     }
     // Fresh prompts (their tokens first, padding after) go through the fused prefill, beside cached sequences too.
     const prefill = this.fusedPrefill && [...rows].every((s) => s.cached === 0);
-    const fed = prefill ? this.seqs.filter((s) => rows.has(s)) : this.seqs;
+    if (!prefill) await this.toFront(rows);
+    // The prefill reads no cache: it is fed its rows wherever they are. The decode program reads the cache, and is
+    // fed its leading rows, which toFront made the participating ones.
+    const fed = this.seqs.filter((s) => rows.has(s));
     const b = fed.length;
     const ids = new BigInt64Array(b * t);
     const pos = new BigInt64Array(b * t);
@@ -252,7 +275,6 @@ export class Sampler {
     const slots = new Int32Array(b * t).fill(-1);
     fed.forEach((s, r) => {
       pastLen[r] = BigInt(s.cached);
-      if (!rows.has(s)) return;
       s.pending.forEach((tok, i) => {
         ids[r * t + i] = BigInt(tok);
         pos[r * t + i] = BigInt(s.cached + i);
@@ -265,7 +287,7 @@ export class Sampler {
     const key = `${prefill ? 'prefill' : 'decode'}:${head}`;
     if (!this.sessions.has(key)) this.sessions.set(key, this.device.load((prefill ? prefillProgram(this.config, head) : decodeProgram(this.config, this.dtype, head)).bytes, this.dtype));
     const session = await this.sessions.get(key)!;
-    const feeds: Record<string, string | DeviceTensor> = {
+    const feeds: Record<string, Feed> = {
       input_ids: { dtype: 'int64', shape: [b, t], data: ids },
       position_ids: { dtype: 'int64', shape: [b, t], data: pos },
       new_valid: { dtype: 'bool', shape: [b, t], data: valid },
@@ -274,8 +296,8 @@ export class Sampler {
     };
     const fetches: Record<string, string | null> = { logits: null, lse: null };
     for (const l of this.layers()) {
-      feeds[`past_keys.${l}`] = `${this.kv}k.${l}`;
-      feeds[`past_values.${l}`] = `${this.kv}v.${l}`;
+      feeds[`past_keys.${l}`] = { stored: `${this.kv}k.${l}`, rows: b };
+      feeds[`past_values.${l}`] = { stored: `${this.kv}v.${l}`, rows: b };
       fetches[`new_keys.${l}`] = `${this.kv}nk.${l}`;
       fetches[`new_values.${l}`] = `${this.kv}nv.${l}`;
     }

@@ -14,6 +14,9 @@ export interface DeviceTensor {
   data: TypedData;
 }
 
+/** A session input: a stored tensor's name, the first `rows` rows of one, or a tensor sent along. */
+export type Feed = string | { stored: string; rows: number } | DeviceTensor;
+
 export interface DeviceOptions {
   /** Intra-op threads (default: every core). */
   threads?: number;
@@ -109,10 +112,10 @@ export class Device {
   }
 
   /**
-   * Runs a session. A feed is a stored tensor's name or an inline tensor (copied); a fetch's destination is a
-   * store name, or null to return it.
+   * Runs a session. A feed is a stored tensor's name, the leading rows (axis 0) of one (a view, no copy), or an
+   * inline tensor (copied); a fetch's destination is a store name, or null to return it.
    */
-  run(session: Session, feeds: Record<string, string | DeviceTensor>, fetches: Record<string, string | null>): Promise<Record<string, DeviceTensor>> {
+  run(session: Session, feeds: Record<string, Feed>, fetches: Record<string, string | null>): Promise<Record<string, DeviceTensor>> {
     return this.call('run', { session: session.id, feeds, fetches });
   }
 
@@ -123,6 +126,11 @@ export class Device {
 
   drop(names: string[]): Promise<void> {
     return this.call('drop', { names });
+  }
+
+  /** Swaps rows (axis 0) of each named stored tensor in place, pair by pair (KV-cache rows). */
+  swapRows(names: string[], pairs: [number, number][]): Promise<void> {
+    return this.call('swapRows', { names, pairs });
   }
 
   /** Renames stored tensors (all moves happen at once, so a swap is [[a, b], [b, a]]). */

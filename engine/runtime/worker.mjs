@@ -45,7 +45,7 @@ async function run({ session, feeds, fetches }) {
   const s = sessions.get(session);
   if (!s) throw new Error(`device: no session ${session}`);
   const inputs = {};
-  for (const [name, v] of Object.entries(feeds)) inputs[name] = toTensor(typeof v === 'string' ? stored(v) : v);
+  for (const [name, v] of Object.entries(feeds)) inputs[name] = toTensor(typeof v === 'string' ? stored(v) : 'stored' in v ? leadingRows(stored(v.stored), v.rows) : v);
   const result = await s.run(inputs, Object.keys(fetches));
   const returned = {};
   const transfer = new Set();
@@ -59,6 +59,29 @@ async function run({ session, feeds, fetches }) {
     }
   }
   return { value: returned, transfer: [...transfer] };
+}
+
+// The first `rows` rows (axis 0) of a stored tensor, as a view of its memory (no copy).
+function leadingRows(t, rows) {
+  if (!(Number.isInteger(rows) && rows >= 0 && rows <= t.shape[0])) throw new Error(`device: ${rows} leading rows of a tensor with ${t.shape[0]}`);
+  const size = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return { dtype: t.dtype, shape: [rows, ...t.shape.slice(1)], data: t.data.subarray(0, rows * size) };
+}
+
+// Swaps rows (axis 0) of stored tensors in place, pair by pair.
+function swapRows({ names, pairs }) {
+  for (const name of names) {
+    const t = stored(name);
+    const size = t.shape.slice(1).reduce((a, b) => a * b, 1);
+    const tmp = new t.data.constructor(size);
+    for (const [a, b] of pairs) {
+      if (!(a >= 0 && b >= 0 && a < t.shape[0] && b < t.shape[0])) throw new Error(`device: swap of rows ${a} and ${b} of "${name}" (${t.shape[0]} rows)`);
+      tmp.set(t.data.subarray(a * size, (a + 1) * size));
+      t.data.copyWithin(a * size, b * size, (b + 1) * size);
+      t.data.set(tmp, b * size);
+    }
+  }
+  return { value: null, transfer: [] };
 }
 
 // KV-cache write-back: rows of `src` ([B, H, T, D], or [B, H, D, T] when `keysTransposed`) land in the cache
@@ -254,6 +277,7 @@ const commands = {
   writeSlots: async (msg) => writeSlots(msg),
   accumulate: async (msg) => accumulate(msg),
   scatterRows: async (msg) => scatterRows(msg),
+  swapRows: async (msg) => swapRows(msg),
   adamw: async (msg) => adamw(msg),
   resizeSlots: async (msg) => resizeSlots(msg),
   release: async ({ session }) => {

@@ -85,7 +85,7 @@ for (const attention of ['auto', 'masked'] as const) test(`temperature 0: KV-cac
   }
 });
 
-test('fresh prompts started beside cached sequences go through the fused prefill on their own rows', async () => {
+test('a step feeds only the sequences that run: fresh prompts beside cached ones, and continues of a subset', async () => {
   const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
   const steps: { rows: number; program: string }[] = [];
   sampler.onStep = (info) => steps.push({ rows: info.rows, program: info.program });
@@ -93,13 +93,22 @@ test('fresh prompts started beside cached sequences go through the fused prefill
     const [first] = await sampler.generate([prompts[0]], { temperature: 0, maxNewTokens: 4, seed: 1 });
     steps.length = 0;
     const later = await sampler.generate([prompts[1], prompts[2]], { temperature: 0, maxNewTokens: 5, seed: 2 });
-    // Only the two new rows are fed to the prefill; the decode steps after it read the whole three-row cache.
+    // Only the two new rows are fed to the prefill, and only they to the decode steps after it (the older
+    // sequence's row is swapped out of their way, its cache kept).
     assert.deepEqual(steps[0], { rows: 2, program: 'prefill' });
-    assert.ok(steps.slice(1).every((s) => s.rows === 3 && s.program === 'decode'));
+    assert.ok(steps.slice(1).every((s) => s.rows === 2 && s.program === 'decode'));
     for (const [i, g] of later.entries()) assert.deepEqual(g.tokens, (await greedyByRecompute(prompts[i + 1], 5)).tokens, `new row ${i}`);
-    // The older sequence's cache row was left as it was.
+    // The older sequence's cache was left as it was, wherever its row went; a continue feeds its row alone.
+    steps.length = 0;
     const [more] = await sampler.continue([first.seqId], { temperature: 0, maxNewTokens: 3 });
     assert.deepEqual(more.tokens, (await greedyByRecompute([...prompts[0], ...first.tokens], 3)).tokens);
+    assert.ok(steps.every((s) => s.rows === 1));
+    // The middle one of the three, then all three: every cache still matches its history.
+    const [mid] = await sampler.continue([later[0].seqId], { temperature: 0, maxNewTokens: 2 });
+    assert.deepEqual(mid.tokens, (await greedyByRecompute([...prompts[1], ...later[0].tokens], 2)).tokens);
+    const all = await sampler.continue([first.seqId, later[0].seqId, later[1].seqId], { temperature: 0, maxNewTokens: 2 });
+    const histories = [[...prompts[0], ...first.tokens, ...more.tokens], [...prompts[1], ...later[0].tokens, ...mid.tokens], [...prompts[2], ...later[1].tokens]];
+    for (const [i, h] of histories.entries()) assert.deepEqual(all[i].tokens, (await greedyByRecompute(h, 2)).tokens, `sequence ${i} after the swaps`);
   } finally {
     await sampler.close();
   }

@@ -164,10 +164,11 @@ function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: 
 }
 
 /**
- * Self-attention on the fused path (AttentionKind 'causal'): one Gemm projects q, k and v together, q and k
- * share one RMSNorm (each head's row with its own weight) and one rotary node, and the kernel takes the three
- * side by side. Heads stay in [B, T, H, D] order, so nothing is transposed. Same math as project + the masked
- * form, in about half the nodes.
+ * Self-attention on the fused path (AttentionKind 'causal'): one Gemm projects q, k and v together into the
+ * packed [B, T, q|k|v heads, D] tensor the kernel takes; one RMSNorm (each head's row with its own weight, the
+ * v heads passed through) and one rotary node (the v heads on the identity row) work on it in place. Heads stay
+ * in [B, T, H, D] order, so nothing is transposed or split. Same math as project + the masked form, in about
+ * half the nodes.
  */
 function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, fused: FusedTables, recompute: boolean): { out: Tensor; keys: Tensor; values: Tensor } {
   const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;

@@ -33,12 +33,13 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number, normed?: readonly num
   const rows = x.shape.slice(0, -1);
   const [f, rm, xh, y] = g.noGrad(() => {
     const ss = g.apply1('ReduceSumSquare', [x, g.ints([-1])], { keepdims: 0 }, { dtype: x.dtype, shape: rows });
-    // Pass-through slices: sqrt(D) / sqrt(0 * ss + D) = 1.
-    const denom = normed ? add(mul(ss, g.constant(normed, g.float, [normed.length])), g.constant(normed.map((m) => (m ? d * eps : d)), g.float, [normed.length])) : add(ss, d * eps);
-    const f0 = div(Math.sqrt(d), sqrt(denom));
-    const fw = unsqueeze(f0, [-1]);
+    const perSlice = (values: number[]) => g.constant(values, g.float, [values.length]);
+    const m = normed && perSlice([...normed]);
+    // On pass-through slices the factor is sqrt(D) / sqrt(0 * ss + D) = 1.
+    const r0 = div(Math.sqrt(d), sqrt(m ? add(mul(ss, m), perSlice(normed!.map((k) => (k ? d * eps : d)))) : add(ss, d * eps)));
+    const fw = unsqueeze(r0, [-1]);
     const xh0 = mul(x, fw);
-    return [fw, normed ? mul(f0, g.constant(normed, g.float, [normed.length])) : f0, xh0, mul(xh0, w)];
+    return [fw, m ? mul(r0, m) : r0, xh0, mul(xh0, w)];
   });
   return g.attach(y, [x, w], ([gy]) => {
     const gw = mul(gy!, w);

@@ -2,6 +2,7 @@
 // for each micro-batch run the gradient program (forward, loss, backward) and accumulate its gradients on the
 // device; then clip by the global norm and apply AdamW there, skipping the step when the norm is not finite.
 // Weights, gradients and the AdamW moments stay on the device thread; only scalars and per-token results cross.
+import { totalmem } from 'node:os';
 import type { Qwen3Config } from './config.ts';
 import { qwen3ParamShapes } from './config.ts';
 import type { FloatType } from './graph/graph.ts';
@@ -16,6 +17,7 @@ import type { LossSpec } from './losses.ts';
 import { checkTokenIds, encodeScoring, encodeSequences, encodeTrain, padsAtEnd, unpackScored } from './batch.ts';
 import type { Encoded, SequenceBatch, TrainMicroBatch } from './batch.ts';
 import type { AttentionKind } from './qwen3/model.ts';
+import { overLimit, passBytes } from './memory.ts';
 
 export interface OptimizerConfig {
   beta1: number;
@@ -53,6 +55,13 @@ export interface LearnerOptions {
    * at T = 2048 (1.07 GB kept) it was faster as well (1.4-1.6 s against 2.0-3.6 s, peak 2.0 GB against 3.7).
    */
   attentionMemory?: number;
+  /**
+   * A micro-batch whose pass would need more than this many bytes (engine/memory.ts: attention, vocabulary head,
+   * activations, weights and optimizer state) is refused before anything runs, with an error that names it,
+   * instead of the process being killed for memory mid-run. Default: the machine's memory on the CPU provider;
+   * no limit on other providers (their memory is not the host's).
+   */
+  memoryLimit?: number;
 }
 
 const DEFAULT_ATTENTION_MEMORY = 2 ** 30;
@@ -85,6 +94,7 @@ export class Learner {
   private readonly optimizer: OptimizerConfig;
   private readonly fusedAttention: boolean;
   private readonly attentionMemory: number;
+  private readonly memoryLimit: number;
   private stepCount = 0;
 
   private constructor(
@@ -103,6 +113,14 @@ export class Learner {
     const cpuOnly = device.executionProviders.every((p) => p === 'cpu');
     this.fusedAttention = (opts.attention ?? 'auto') === 'auto' && dtype === 'float32' && cpuOnly;
     this.attentionMemory = opts.attentionMemory ?? DEFAULT_ATTENTION_MEMORY;
+    this.memoryLimit = opts.memoryLimit ?? (cpuOnly ? totalmem() : Infinity);
+  }
+
+  /** Throws (naming `what`) when a pass over `enc` with `kind` attention would not fit in memoryLimit. */
+  private checkMemory(what: string, enc: Encoded, headRows: string, kind: AttentionKind, use: 'train' | 'score'): void {
+    const shape = { rows: enc.rows, cols: enc.cols, headRows: enc.feeds[headRows].shape[0] };
+    const err = overLimit(what, shape, kind, passBytes(this.config, shape, kind, use), this.memoryLimit);
+    if (err) throw err;
   }
 
   /** Which attention the programs use for `batch`, in a train step or a scoring pass (see LearnerOptions). */
@@ -159,6 +177,7 @@ export class Learner {
     this.checkTokens(batch, opts.mask);
     const enc = encodeScoring(batch, opts.mask);
     const attention = this.attentionOf(enc, 'score');
+    this.checkMemory('the batch', enc, 'score_rows', attention, 'score');
     const session = await this.session(`logprobs:${attention}`, () => logProbsProgram(this.config, this.dtype, attention));
     const out = await this.device.run(session, pick({ ...this.weightFeeds(), ...enc.feeds }, session), { logp: null, entropy: null });
     return { logp: unpackScored(out.logp.data as Float32Array, enc), entropy: unpackScored(out.entropy.data as Float32Array, enc) };
@@ -174,6 +193,8 @@ export class Learner {
     micro.forEach((m) => this.checkTokens(m, m.lossMask));
     const encoded = micro.map((m) => encodeTrain(m, this.dtype, grpo));
     const lossTokens = encoded.reduce((a, e) => a + e.lossTokens, 0);
+    // Every micro-batch is checked before the first runs, so a refused step leaves no partial gradients behind.
+    encoded.forEach((e, i) => this.checkMemory(`micro-batch ${i}`, e, 'loss_rows', this.attentionOf(e, 'train'), 'train'));
     const programFor = (enc: Encoded) => {
       const attention = this.attentionOf(enc, 'train');
       return this.session(`grad:${loss.kind}:${attention}`, () => gradProgram(this.config, this.dtype, loss.kind, attention));

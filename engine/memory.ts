@@ -1,0 +1,66 @@
+// About how much memory one learner pass over a micro-batch takes, so that a micro-batch that cannot fit is
+// refused with an error that says why, before anything runs. Without it, a long or wide micro-batch makes
+// onnxruntime allocate until the kernel's OOM killer ends the worker process, and the run stops with no trace
+// of the cause.
+//
+// The terms are the ones that grow with the batch, each calibrated from the peak RSS of a train step (tiny
+// model, one row of 2,048 and 4,096 tokens, bench/engine; P = one layer's attention probabilities,
+// rows x heads x T^2 x 4 bytes): the fused path keeping every layer's P peaked at (layers + 3) P, recomputing
+// them at ~4 P, the explicit masked form at (layers + 4) P. The estimate is a floor, not an account: arenas and
+// fragmentation come on top.
+import type { Qwen3Config } from './config.ts';
+import { qwen3ParamShapes } from './config.ts';
+import type { AttentionKind } from './qwen3/model.ts';
+
+export interface PassShape {
+  rows: number;
+  /** Tokens per row (the padded length). */
+  cols: number;
+  /** Positions the vocabulary head runs at (loss tokens, or scored tokens). */
+  headRows: number;
+}
+
+export interface PassBytes {
+  attention: number;
+  /** logits and probabilities over the vocabulary at the head rows. */
+  head: number;
+  /** The residual stream, projections and MLP activations kept for the backward. */
+  activations: number;
+  /** Weights, and in a train step their gradients and both AdamW moments. */
+  state: number;
+  total: number;
+}
+
+/** Layer-sized multiples of one layer's attention probabilities, per attention form and use (see above). */
+function attentionLayers(layers: number, kind: AttentionKind, use: 'train' | 'score'): number {
+  if (use === 'score') return kind === 'masked' ? 3 : 1;
+  if (kind === 'causal-recompute') return 4;
+  return layers + (kind === 'masked' ? 4 : 3);
+}
+
+/** About how many bytes a train step or a scoring pass of `shape` takes (float32). */
+export function passBytes(cfg: Qwen3Config, shape: PassShape, kind: AttentionKind, use: 'train' | 'score'): PassBytes {
+  const f = 4;
+  const tokens = shape.rows * shape.cols;
+  const oneLayer = shape.rows * cfg.numAttentionHeads * shape.cols ** 2 * f;
+  const attention = attentionLayers(cfg.numHiddenLayers, kind, use) * oneLayer;
+  const head = 3 * shape.headRows * cfg.vocabSize * f;
+  const perToken = 12 * cfg.hiddenSize + (cfg.numAttentionHeads + 2 * cfg.numKeyValueHeads) * cfg.headDim * 2 + 5 * cfg.intermediateSize;
+  const activations = (use === 'train' ? cfg.numHiddenLayers : 1) * tokens * perToken * f;
+  const params = [...qwen3ParamShapes(cfg).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  const state = params * f * (use === 'train' ? 4 : 1);
+  return { attention, head, activations, state, total: attention + head + activations + state };
+}
+
+const GIB = 2 ** 30;
+
+/** An error naming the micro-batch, what it would take and the limit, or null when it fits. */
+export function overLimit(what: string, shape: PassShape, kind: AttentionKind, bytes: PassBytes, limit: number): Error | null {
+  if (bytes.total <= limit) return null;
+  const gib = (n: number) => (n / GIB).toFixed(n < GIB ? 3 : 1);
+  return new Error(
+    `learner: ${what} (${shape.rows} rows x ${shape.cols} tokens, ${kind} attention) needs about ${gib(bytes.total)} GiB ` +
+      `(attention ${gib(bytes.attention)}, vocabulary head ${gib(bytes.head)}, activations ${gib(bytes.activations)}, weights and optimizer ${gib(bytes.state)}), ` +
+      `more than the ${gib(limit)} GiB allowed (LearnerOptions.memoryLimit); split it into micro-batches of fewer rows or shorter sequences`,
+  );
+}

@@ -119,7 +119,7 @@ export class Learner {
   /** Throws (naming `what`) when a pass over `enc` with `kind` attention would not fit in memoryLimit. */
   private checkMemory(what: string, enc: Encoded, headRows: string, kind: AttentionKind, use: 'train' | 'score'): void {
     const shape = { rows: enc.rows, cols: enc.cols, headRows: enc.feeds[headRows].shape[0] };
-    const err = overLimit(what, shape, kind, passBytes(this.config, shape, kind, use), this.memoryLimit);
+    const err = overLimit(what, shape, kind, passBytes(this.config, shape, kind, use, this.dtype === 'float64' ? 8 : 4), this.memoryLimit);
     if (err) throw err;
   }
 

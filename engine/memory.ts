@@ -38,9 +38,8 @@ function attentionLayers(layers: number, kind: AttentionKind, use: 'train' | 'sc
   return layers + (kind === 'masked' ? 4 : 3);
 }
 
-/** About how many bytes a train step or a scoring pass of `shape` takes (float32). */
-export function passBytes(cfg: Qwen3Config, shape: PassShape, kind: AttentionKind, use: 'train' | 'score'): PassBytes {
-  const f = 4;
+/** About how many bytes a train step or a scoring pass of `shape` takes, with floats of `f` bytes. */
+export function passBytes(cfg: Qwen3Config, shape: PassShape, kind: AttentionKind, use: 'train' | 'score', f = 4): PassBytes {
   const tokens = shape.rows * shape.cols;
   const oneLayer = shape.rows * cfg.numAttentionHeads * shape.cols ** 2 * f;
   const attention = attentionLayers(cfg.numHiddenLayers, kind, use) * oneLayer;

@@ -247,10 +247,10 @@ export class Sampler {
   }
 
   /**
-   * Feeds every participating row its pending tokens; returns the logits [fed rows, vocab] at each row's last
-   * one, and which of those rows is each sequence's. The decode program reads the whole cache, so it is fed
-   * every cache row (idle ones with nothing valid); a prefill, whose rows all start from an empty cache, is fed
-   * those rows only, and their keys and values go to their cache rows.
+   * Feeds the participating rows (only those) their pending tokens; returns the logits [fed rows, vocab] at each
+   * row's last one, and which of those rows is each sequence's. A decode step reads the cache in place, so its
+   * rows are first moved to the front of it (toFront); a prefill reads no cache, and its keys and values are
+   * written to its rows wherever they are.
    */
   private async step(rows: Set<Sequence>): Promise<{ logits: Float32Array | Float64Array; lse: Float32Array | Float64Array; rowOf: Map<Sequence, number> }> {
     const started = performance.now();
@@ -263,8 +263,6 @@ export class Sampler {
     // Fresh prompts (their tokens first, padding after) go through the fused prefill, beside cached sequences too.
     const prefill = this.fusedPrefill && [...rows].every((s) => s.cached === 0);
     if (!prefill) await this.toFront(rows);
-    // The prefill reads no cache: it is fed its rows wherever they are. The decode program reads the cache, and is
-    // fed its leading rows, which toFront made the participating ones.
     const fed = this.seqs.filter((s) => rows.has(s));
     const b = fed.length;
     const ids = new BigInt64Array(b * t);

@@ -10,6 +10,7 @@
 // fragmentation come on top.
 import type { Qwen3Config } from './config.ts';
 import { qwen3ParamShapes } from './config.ts';
+import { queryBlocks } from './qwen3/model.ts';
 import type { AttentionKind } from './qwen3/model.ts';
 
 export interface PassShape {
@@ -31,8 +32,11 @@ export interface PassBytes {
   total: number;
 }
 
-/** Layer-sized multiples of one layer's attention probabilities, per attention form and use (see above). */
+/** Multiples of one layer's attention probabilities, per attention form and use (see above); a blocked form
+ * holds one block's (1/N of a layer's) at a time. */
 function attentionLayers(layers: number, kind: AttentionKind, use: 'train' | 'score'): number {
+  const blocks = queryBlocks(kind);
+  if (blocks > 0) return (use === 'train' ? 4 : 1) / blocks;
   if (use === 'score') return kind === 'masked' ? 3 : 1;
   if (kind === 'causal-recompute') return 4;
   return layers + (kind === 'masked' ? 4 : 3);

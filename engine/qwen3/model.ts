@@ -9,7 +9,7 @@ import { qwen3ParamShapes } from '../config.ts';
 import type { Graph, Tensor } from '../graph/graph.ts';
 import { add, cast, cos, less, lessOrEqual, and, mul, neg, shapeOf, silu, sin, sub, where } from '../graph/ops/elementwise.ts';
 import { linear, matmul } from '../graph/ops/linalg.ts';
-import { causalAttention, causalWindow, rotaryEmbedding } from '../graph/ops/attention.ts';
+import { blockedCausalAttention, causalAttention, causalWindow, rotaryEmbedding } from '../graph/ops/attention.ts';
 import type { CausalWindow, RotaryCache } from '../graph/ops/attention.ts';
 import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
 import { concat, dimOf, embedding, reshape, slice, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
@@ -23,8 +23,15 @@ const MASKED = -1e9;
  * rows whose padding is all at the end: attention_mask is then not read). 'causal-recompute': the same, but a
  * train step recomputes each layer's attention probabilities in its backward instead of keeping them from the
  * forward pass (one more kernel call per layer; memory for one layer's [B, heads, T, T] instead of all layers').
+ * 'causal-blocked-N' (one row only): the fused kernel over N blocks of queries, so that one block's
+ * [heads, T/N, T] is alive at a time (blockedCausalAttention), for sequences too long for one layer's.
  */
-export type AttentionKind = 'masked' | 'causal' | 'causal-recompute';
+export type AttentionKind = 'masked' | 'causal' | 'causal-recompute' | `causal-blocked-${number}`;
+
+/** The number of query blocks of a 'causal-blocked-N' kind; 0 for the others. */
+export function queryBlocks(kind: AttentionKind): number {
+  return kind.startsWith('causal-blocked-') ? Number(kind.slice('causal-blocked-'.length)) : 0;
+}
 
 export interface LayerParams {
   inputNorm: Tensor;
@@ -170,7 +177,7 @@ function project(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, rot: 
  * in [B, T, H, D] order, so nothing is transposed or split. Same math as project + the masked form, in about
  * half the nodes.
  */
-function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, fused: FusedTables, recompute: boolean): { out: Tensor; keys: Tensor; values: Tensor } {
+function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: Tensor, fused: FusedTables, kind: AttentionKind): { out: Tensor; keys: Tensor; values: Tensor } {
   const { numAttentionHeads: hq, numKeyValueHeads: hkv, headDim: d, rmsNormEps: eps } = cfg;
   const g = x.graph;
   const n = hq + 2 * hkv;
@@ -181,7 +188,9 @@ function causalSelfAttention(cfg: Qwen3Config, p: LayerParams, x: Tensor, ids: T
   const weights = concat([perHead(p.qNorm, hq), perHead(p.kNorm, hkv), g.constant(new Array<number>(hkv * d).fill(1), g.float, [hkv, d])], 0);
   const normedHeads = [...new Array<number>(hq + hkv).fill(1), ...new Array<number>(hkv).fill(0)];
   const normed = reshape(rmsNorm(qkv, weights, eps, normedHeads), ['B', 'T', n * d], btShape(ids, [n * d]));
-  const { o, keys, values } = causalAttention(rotaryEmbedding(normed, fused.rotary), hq, hkv, { recompute, window: fused.window });
+  const packed = rotaryEmbedding(normed, fused.rotary);
+  const blocks = queryBlocks(kind);
+  const { o, keys, values } = blocks > 0 ? blockedCausalAttention(packed, hq, hkv, blocks) : causalAttention(packed, hq, hkv, { recompute: kind === 'causal-recompute', window: fused.window });
   return { out: linear(reshape(o, ['N', hq * d]), p.o), keys, values };
 }
 
@@ -218,7 +227,7 @@ export function decoder(cfg: Qwen3Config, p: Qwen3Params, ids: Tensor, positions
   const mask = fused ? null : causalMask(attentionMask!, groups);
   const selfAttention = (layer: LayerParams, h: Tensor): Tensor => {
     if (cache) {
-      const a = causalSelfAttention(cfg, layer, h, ids, cache, attention === 'causal-recompute');
+      const a = causalSelfAttention(cfg, layer, h, ids, cache, attention);
       kv?.keys.push(a.keys);
       kv?.values.push(a.values);
       return a.out;

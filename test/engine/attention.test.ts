@@ -135,3 +135,51 @@ test('fused and explicit agree on edge shapes: one-token rows, an empty row', as
     await device.close();
   }
 });
+
+for (const [label, cfg] of [
+  ['grouped', base],
+  ['multi-head, untied', { ...base, numKeyValueHeads: 4, tieWordEmbeddings: false }],
+] as const) {
+  test(`one row too long for a layer's probabilities runs in query blocks, equal to the explicit form (${label})`, async () => {
+    const device = new Device({ threads: 1 });
+    const weights = initWeights(cfg, 5);
+    const next = prng(11);
+    const ids = [Array.from({ length: 11 }, () => Math.floor(next() * cfg.vocabSize))];
+    const micro: TrainMicroBatch = {
+      inputIds: ids,
+      lossMask: [ids[0].map((_, t) => (t >= 3 && t < 10 ? 1 : 0))],
+      oldLogp: [ids[0].map(() => -3 - next())],
+      advantages: [ids[0].map((_, t) => (t % 2 ? 1 : -0.5))],
+    };
+    // One layer's probabilities for 1 row x 4 heads x 11^2 tokens are 1,936 bytes: a budget of 1,000 gives 2
+    // blocks (5 and 6 queries), 300 gives 8 (one or two queries each).
+    const masked = await Learner.create(cfg, weights, { device, attention: 'masked' });
+    const learners = [await Learner.create(cfg, weights, { device, attentionMemory: 1000 }), await Learner.create(cfg, weights, { device, attentionMemory: 300 })];
+    try {
+      assert.deepEqual(learners.map((l) => l.attentionFor(micro)), ['causal-blocked-2', 'causal-blocked-8']);
+      assert.deepEqual(learners.map((l) => l.attentionFor(micro, 'score')), ['causal-blocked-2', 'causal-blocked-8']);
+      const want = await masked.logProbs(micro);
+      for (const l of learners) {
+        const got = await l.logProbs(micro);
+        got.logp[0].forEach((v, t) => assert.ok(Math.abs(v - want.logp[0][t]) < 2e-5, `${l.attentionFor(micro)} logp[${t}]: ${v} vs ${want.logp[0][t]}`));
+        for (const loss of [{ kind: 'sft' as const }, { kind: 'grpo' as const, epsLow: 0.2, epsHigh: 0.28, dualClipC: 3 }]) {
+          const [x, y] = [await l.gradients([micro], loss), await masked.gradients([micro], loss)];
+          assert.ok(Math.abs(x.metrics.loss - y.metrics.loss) <= 1e-5 * Math.abs(y.metrics.loss), `${loss.kind} loss ${x.metrics.loss} vs ${y.metrics.loss}`);
+          assertClose(x.grads, y.grads, `${l.attentionFor(micro)} ${loss.kind}`);
+        }
+      }
+      // Several rows keep the whole-layer kernel (the kernel takes a past for one row only).
+      assert.equal(learners[0].attentionFor({ inputIds: [ids[0], ids[0]] }), 'causal-recompute');
+      // A long row takes blocks of ~256 queries under the default budget too (they are faster: the scores above
+      // the diagonal are skipped), and a short one the whole-layer kernel.
+      const row = (n: number) => ({ inputIds: [Array.from({ length: n }, (_, t) => t % cfg.vocabSize)] });
+      assert.deepEqual([row(500), row(512), row(1000), row(4096)].map((b) => masked.attentionFor(b)), ['masked', 'masked', 'masked', 'masked']);
+      const auto = await Learner.create(cfg, weights, { device });
+      assert.deepEqual([row(500), row(512), row(1000), row(4096)].map((b) => auto.attentionFor(b)), ['causal', 'causal-blocked-2', 'causal-blocked-4', 'causal-blocked-16']);
+      await auto.close();
+    } finally {
+      for (const l of [masked, ...learners]) await l.close();
+      await device.close();
+    }
+  });
+}

@@ -60,8 +60,8 @@ test('by default a micro-batch larger than the machine is refused instead of run
   const weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
   const learner = await Learner.create(config, weights, { deviceOptions: { threads: 1 } });
   try {
-    // One row of 2^20 tokens: its attention probabilities alone would be terabytes.
-    await assert.rejects(learner.trainStep([micro(1, 2 ** 20)], { kind: 'sft' }, 1e-2), /micro-batch 0 \(1 rows x 1048576 tokens, causal-recompute attention\)/);
+    // One row of 2^20 tokens: even in 256 query blocks, one block's attention probabilities are 64 GiB.
+    await assert.rejects(learner.trainStep([micro(1, 2 ** 20)], { kind: 'sft' }, 1e-2), /micro-batch 0 \(1 rows x 1048576 tokens, causal-blocked-256 attention\) needs about 2\d\d\.\d GiB/);
   } finally {
     await learner.close();
   }

@@ -44,9 +44,10 @@ export interface LearnerOptions {
   /**
    * 'auto' (default): batches padded only at the end run the fused causal attention kernel when the programs
    * are float32 on the CPU provider; every other batch (left padding, holes, float64, other providers) the
-   * explicit masked attention. 'masked': always the explicit form.
+   * explicit masked attention. 'whole-layer': the same, but a long row is never split into query blocks (for
+   * comparisons; see attentionMemory). 'masked': always the explicit form.
    */
-  attention?: 'auto' | 'masked';
+  attention?: 'auto' | 'whole-layer' | 'masked';
   /**
    * On the fused attention path, a train step keeps every layer's attention probabilities for its backward
    * while they fit in this many bytes (layers x rows x heads x T^2 x 4); past that, each layer recomputes its
@@ -103,6 +104,8 @@ export class Learner {
   private readonly optimizer: OptimizerConfig;
   private readonly fusedAttention: boolean;
   private readonly attentionMemory: number;
+  /** Whether one long row may run in query blocks (attention: 'auto'). */
+  private readonly queryBlocks: boolean;
   private readonly memoryLimit: number;
   private stepCount = 0;
 
@@ -120,7 +123,8 @@ export class Learner {
     this.optimizer = { ...DEFAULT_OPTIMIZER, ...opts.optimizer };
     this.rngStream = Rng.fromSeed(opts.seed ?? 0, 'learner');
     const cpuOnly = device.executionProviders.every((p) => p === 'cpu');
-    this.fusedAttention = (opts.attention ?? 'auto') === 'auto' && dtype === 'float32' && cpuOnly;
+    this.fusedAttention = (opts.attention ?? 'auto') !== 'masked' && dtype === 'float32' && cpuOnly;
+    this.queryBlocks = opts.attention !== 'whole-layer';
     this.attentionMemory = opts.attentionMemory ?? DEFAULT_ATTENTION_MEMORY;
     this.memoryLimit = opts.memoryLimit ?? (cpuOnly ? totalmem() : Infinity);
   }
@@ -141,7 +145,7 @@ export class Learner {
     if (!(this.fusedAttention && padsAtEnd(enc))) return 'masked';
     const c = this.config;
     const oneLayer = enc.rows * c.numAttentionHeads * enc.cols ** 2 * 4;
-    if (enc.rows === 1 && (enc.cols >= 2 * BLOCK_QUERIES || oneLayer > this.attentionMemory)) {
+    if (this.queryBlocks && enc.rows === 1 && (enc.cols >= 2 * BLOCK_QUERIES || oneLayer > this.attentionMemory)) {
       // One long row: blocks of ~BLOCK_QUERIES queries, more if a block's probabilities would not fit the budget (a
       // power of two, so that lengths share programs; at most one block per token, and 256).
       let blocks = 2;

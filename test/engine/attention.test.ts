@@ -176,7 +176,10 @@ for (const [label, cfg] of [
       assert.deepEqual([row(500), row(512), row(1000), row(4096)].map((b) => masked.attentionFor(b)), ['masked', 'masked', 'masked', 'masked']);
       const auto = await Learner.create(cfg, weights, { device });
       assert.deepEqual([row(500), row(512), row(1000), row(4096)].map((b) => auto.attentionFor(b)), ['causal', 'causal-blocked-2', 'causal-blocked-4', 'causal-blocked-16']);
+      const whole = await Learner.create(cfg, weights, { device, attention: 'whole-layer' });
+      assert.deepEqual([row(512), row(4096)].map((b) => whole.attentionFor(b)), ['causal', 'causal']);
       await auto.close();
+      await whole.close();
     } finally {
       for (const l of [masked, ...learners]) await l.close();
       await device.close();

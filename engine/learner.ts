@@ -54,8 +54,8 @@ export interface LearnerOptions {
    * own in the backward, so that one layer's are alive at a time. Default 1 GiB: measured on 4 layers x 16
    * heads, one row, recomputing cost 20% more time at T = 1024 (0.27 GB kept) and saved 40% of the peak memory;
    * at T = 2048 (1.07 GB kept) it was faster as well (1.4-1.6 s against 2.0-3.6 s, peak 2.0 GB against 3.7).
-   * A single row of 512 tokens or more, or whose one layer's probabilities exceed it, runs in blocks of
-   * queries instead (AttentionKind 'causal-blocked-N', BLOCK_QUERIES), in a train step and in scoring alike.
+   * A single row of 768 tokens or more, or whose one layer's probabilities exceed it, runs in blocks of
+   * queries instead (AttentionKind 'causal-blocked-N', BLOCKED_FROM), in a train step and in scoring alike.
    */
   attentionMemory?: number;
   /**
@@ -70,11 +70,13 @@ export interface LearnerOptions {
 const DEFAULT_ATTENTION_MEMORY = 2 ** 30;
 
 /**
- * Queries per block when one row runs in query blocks. Measured on the tiny model, one row, train step: T = 1,024
- * 35-37 ms whole against 30-34 in blocks of 128-256; T = 2,048 ~128 against ~102 (blocks of 128-512); T = 4,096
- * ~540 ms and 2.5 GB against ~330 ms and 0.8 GB (blocks of 256). The blocks skip the scores above the diagonal.
+ * One row of at least BLOCKED_FROM tokens runs in query blocks of at most BLOCK_QUERIES (bench/engine/long-row.ts,
+ * tiny model, train step, time against the whole-layer kernel: 512 tokens in 2 blocks 1.18x, 768 in 4 0.94x,
+ * 1,024 in 4 0.77x, 2,048 in 8 0.78x, 4,096 in 16 0.61x with 0.31x the memory). The blocks skip the scores
+ * above the diagonal; below ~768 tokens the extra kernel calls cost more than that saves.
  */
 const BLOCK_QUERIES = 256;
+const BLOCKED_FROM = 768;
 
 /** What a checkpoint needs besides the weights (matches engine/checkpoint.ts TrainingState minus `extra`). */
 export interface LearnerState {
@@ -145,7 +147,7 @@ export class Learner {
     if (!(this.fusedAttention && padsAtEnd(enc))) return 'masked';
     const c = this.config;
     const oneLayer = enc.rows * c.numAttentionHeads * enc.cols ** 2 * 4;
-    if (this.queryBlocks && enc.rows === 1 && (enc.cols >= 2 * BLOCK_QUERIES || oneLayer > this.attentionMemory)) {
+    if (this.queryBlocks && enc.rows === 1 && (enc.cols >= BLOCKED_FROM || oneLayer > this.attentionMemory)) {
       // One long row: blocks of ~BLOCK_QUERIES queries, more if a block's probabilities would not fit the budget (a
       // power of two, so that lengths share programs; at most one block per token, and 256).
       let blocks = 2;

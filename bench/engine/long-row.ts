@@ -1,6 +1,6 @@
 // One long row through a train step, in each form of the fused attention: the whole layer's probabilities kept
 // for the backward ('causal'), recomputed per layer ('causal-recompute'), and query blocks ('causal-blocked-N',
-// what the learner picks for one row of 512 tokens or more). Tiny demo model, SFT loss on every token, 2 threads.
+// what the learner picks for one row of 768 tokens or more). Tiny demo model, SFT loss on every token, 2 threads.
 // Each (length, form) runs in a process of its own, so that its peak RSS is its own; the ratios are taken
 // against the whole-layer form of the same length in the same invocation.
 //

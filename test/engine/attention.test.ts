@@ -170,14 +170,15 @@ for (const [label, cfg] of [
       }
       // Several rows keep the whole-layer kernel (the kernel takes a past for one row only).
       assert.equal(learners[0].attentionFor({ inputIds: [ids[0], ids[0]] }), 'causal-recompute');
-      // A long row takes blocks of ~256 queries under the default budget too (they are faster: the scores above
-      // the diagonal are skipped), and a short one the whole-layer kernel.
+      // A row of 768 tokens or more takes blocks of <= 256 queries under the default budget too (they are faster:
+      // the scores above the diagonal are skipped), a shorter one the whole-layer kernel.
       const row = (n: number) => ({ inputIds: [Array.from({ length: n }, (_, t) => t % cfg.vocabSize)] });
-      assert.deepEqual([row(500), row(512), row(1000), row(4096)].map((b) => masked.attentionFor(b)), ['masked', 'masked', 'masked', 'masked']);
+      const rows = [row(700), row(768), row(1000), row(4096)];
+      assert.deepEqual(rows.map((b) => masked.attentionFor(b)), ['masked', 'masked', 'masked', 'masked']);
       const auto = await Learner.create(cfg, weights, { device });
-      assert.deepEqual([row(500), row(512), row(1000), row(4096)].map((b) => auto.attentionFor(b)), ['causal', 'causal-blocked-2', 'causal-blocked-4', 'causal-blocked-16']);
+      assert.deepEqual(rows.map((b) => auto.attentionFor(b)), ['causal', 'causal-blocked-4', 'causal-blocked-4', 'causal-blocked-16']);
       const whole = await Learner.create(cfg, weights, { device, attention: 'whole-layer' });
-      assert.deepEqual([row(512), row(4096)].map((b) => whole.attentionFor(b)), ['causal', 'causal']);
+      assert.deepEqual(rows.map((b) => whole.attentionFor(b)), ['causal', 'causal', 'causal', 'causal']);
       await auto.close();
       await whole.close();
     } finally {

@@ -16,6 +16,7 @@ import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
 import { checkTokenIds, encodeScoring, encodeSequences, encodeTrain, padsAtEnd, unpackScored } from './batch.ts';
 import type { Encoded, SequenceBatch, TrainMicroBatch } from './batch.ts';
+import { blocksForRow } from './qwen3/model.ts';
 import type { AttentionKind } from './qwen3/model.ts';
 import { overLimit, passBytes } from './memory.ts';
 
@@ -55,7 +56,8 @@ export interface LearnerOptions {
    * heads, one row, recomputing cost 20% more time at T = 1024 (0.27 GB kept) and saved 40% of the peak memory;
    * at T = 2048 (1.07 GB kept) it was faster as well (1.4-1.6 s against 2.0-3.6 s, peak 2.0 GB against 3.7).
    * A single row of 768 tokens or more, or whose one layer's probabilities exceed it, runs in blocks of
-   * queries instead (AttentionKind 'causal-blocked-N', BLOCKED_FROM), in a train step and in scoring alike.
+   * queries instead (AttentionKind 'causal-blocked-N', qwen3/model.ts blocksForRow), in a train step and in
+   * scoring alike.
    */
   attentionMemory?: number;
   /**
@@ -69,14 +71,6 @@ export interface LearnerOptions {
 
 const DEFAULT_ATTENTION_MEMORY = 2 ** 30;
 
-/**
- * One row of at least BLOCKED_FROM tokens runs in query blocks of at most BLOCK_QUERIES (bench/engine/long-row.ts,
- * tiny model, train step, time against the whole-layer kernel: 512 tokens in 2 blocks 1.18x, 768 in 4 0.94x,
- * 1,024 in 4 0.77x, 2,048 in 8 0.78x, 4,096 in 16 0.61x with 0.31x the memory). The blocks skip the scores
- * above the diagonal; below ~768 tokens the extra kernel calls cost more than that saves.
- */
-const BLOCK_QUERIES = 256;
-const BLOCKED_FROM = 768;
 
 /** What a checkpoint needs besides the weights (matches engine/checkpoint.ts TrainingState minus `extra`). */
 export interface LearnerState {
@@ -147,13 +141,8 @@ export class Learner {
     if (!(this.fusedAttention && padsAtEnd(enc))) return 'masked';
     const c = this.config;
     const oneLayer = enc.rows * c.numAttentionHeads * enc.cols ** 2 * 4;
-    if (this.queryBlocks && enc.rows === 1 && (enc.cols >= BLOCKED_FROM || oneLayer > this.attentionMemory)) {
-      // One long row: blocks of ~BLOCK_QUERIES queries, more if a block's probabilities would not fit the budget (a
-      // power of two, so that lengths share programs; at most one block per token, and 256).
-      let blocks = 2;
-      while ((enc.cols / blocks > BLOCK_QUERIES || oneLayer / blocks > this.attentionMemory) && blocks < Math.min(256, enc.cols)) blocks *= 2;
-      return `causal-blocked-${Math.min(blocks, enc.cols)}`;
-    }
+    const blocks = this.queryBlocks && enc.rows === 1 ? blocksForRow(enc.cols, oneLayer, this.attentionMemory) : 0;
+    if (blocks > 0) return `causal-blocked-${blocks}`;
     return use === 'train' && c.numHiddenLayers * oneLayer > this.attentionMemory ? 'causal-recompute' : 'causal';
   }
 

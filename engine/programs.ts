@@ -143,16 +143,16 @@ export function decodeProgram(cfg: Qwen3Config, dtype: FloatType, head: HeadRows
  * tokens first and its padding after, so causality alone keeps padding out. Inputs input_ids, position_ids,
  * last_index; the same outputs as decodeProgram. A long prompt no longer materialises [B, heads, T, T] masked
  * scores (measured on the tiny model, 8 prompts of 2,048 tokens: prefill 2-7 s and 6.8 GB through the decode
- * program).
+ * program). `attention` 'causal-blocked-N' runs one row in query blocks.
  */
-export function prefillProgram(cfg: Qwen3Config, head: HeadRows = 'many-rows'): Program {
+export function prefillProgram(cfg: Qwen3Config, head: HeadRows = 'many-rows', attention: AttentionKind = 'causal'): Program {
   const g = new Graph('float32');
   const p = declareParams(g, cfg);
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
   const positions = g.input('position_ids', 'int64', ['B', 'T']);
   const step = g.noGrad(() => {
     const kv: KvOut = { keys: [], values: [] };
-    const hidden = decoder(cfg, p, ids, positions, null, 'causal', kv);
+    const hidden = decoder(cfg, p, ids, positions, null, attention, kv);
     return { hidden, newKeys: kv.keys.map((k) => transposeLast2(k)), newValues: kv.values };
   });
   stepOutputs(g, cfg, p, step, head);

@@ -12,6 +12,8 @@ import { Device } from './runtime/device.ts';
 import type { DeviceOptions, DeviceTensor, Feed, Session } from './runtime/device.ts';
 import { checkTokenIds } from './batch.ts';
 import { decodeProgram, prefillProgram } from './programs.ts';
+import { blocksForRow } from './qwen3/model.ts';
+import type { AttentionKind } from './qwen3/model.ts';
 import { sampleToken, validateChoice } from './sampling.ts';
 import type { TokenChoice } from './sampling.ts';
 
@@ -68,12 +70,20 @@ interface Sequence {
 
 let instances = 0;
 
+/** The value under `key`, set to `fallback` first when there is none. */
+function mapGet<K, V>(m: Map<K, V>, key: K, fallback: V): V {
+  if (!m.has(key)) m.set(key, fallback);
+  return m.get(key)!;
+}
+
 export interface StepInfo {
   /** Rows fed, and tokens fed per row (T). */
   rows: number;
   tokens: number;
   /** Which program ran: the fused prefill of fresh prompts, or the KV-cached decode step. */
   program: 'prefill' | 'decode';
+  /** Query blocks of a prefill of one long prompt (0: none). */
+  queryBlocks: number;
   ms: number;
 }
 
@@ -249,8 +259,8 @@ export class Sampler {
   /**
    * Feeds the participating rows (only those) their pending tokens; returns the logits [fed rows, vocab] at each
    * row's last one, and which of those rows is each sequence's. A decode step reads the cache in place, so its
-   * rows are first moved to the front of it (toFront); a prefill reads no cache, and its keys and values are
-   * written to its rows wherever they are.
+   * rows are first moved to the front of it (toFront); a prefill reads no cache, is fed each distinct prompt
+   * once, and its keys and values are written to every row of that prompt wherever they are.
    */
   private async step(rows: Set<Sequence>): Promise<{ logits: Float32Array | Float64Array; lse: Float32Array | Float64Array; rowOf: Map<Sequence, number> }> {
     const started = performance.now();
@@ -263,7 +273,12 @@ export class Sampler {
     // Fresh prompts (their tokens first, padding after) go through the fused prefill, beside cached sequences too.
     const prefill = this.fusedPrefill && [...rows].every((s) => s.cached === 0);
     if (!prefill) await this.toFront(rows);
-    const fed = this.seqs.filter((s) => rows.has(s));
+    const running = this.seqs.filter((s) => rows.has(s));
+    // Identical prompts (a GRPO group samples n answers to one) are prefilled once; the others get copies of that
+    // row's keys and values, and its logits.
+    const firstOf = new Map<string, Sequence>();
+    const sameAs = new Map(running.map((s) => [s, prefill ? mapGet(firstOf, s.pending.join(), s) : s]));
+    const fed = running.filter((s) => sameAs.get(s) === s);
     const b = fed.length;
     const ids = new BigInt64Array(b * t);
     const pos = new BigInt64Array(b * t);
@@ -282,8 +297,11 @@ export class Sampler {
       last[r] = BigInt(r * t + s.pending.length - 1);
     });
     const head = b > 1 && b <= FEW_ROWS ? 'few-rows' : 'many-rows';
-    const key = `${prefill ? 'prefill' : 'decode'}:${head}`;
-    if (!this.sessions.has(key)) this.sessions.set(key, this.device.load((prefill ? prefillProgram(this.config, head) : decodeProgram(this.config, this.dtype, head)).bytes, this.dtype));
+    // One long prompt runs in query blocks (the kernel takes a past for one row only).
+    const blocks = prefill && b === 1 ? blocksForRow(t, 0, Infinity) : 0;
+    const attention: AttentionKind = blocks > 0 ? `causal-blocked-${blocks}` : 'causal';
+    const key = prefill ? `prefill:${attention}:${head}` : `decode:${head}`;
+    if (!this.sessions.has(key)) this.sessions.set(key, this.device.load((prefill ? prefillProgram(this.config, head, attention) : decodeProgram(this.config, this.dtype, head)).bytes, this.dtype));
     const session = await this.sessions.get(key)!;
     const feeds: Record<string, Feed> = {
       input_ids: { dtype: 'int64', shape: [b, t], data: ids },
@@ -310,11 +328,14 @@ export class Sampler {
       slots,
       prefill ? Int32Array.from(fed, (s) => this.seqs.indexOf(s)) : null,
     );
+    const copies = running.filter((s) => sameAs.get(s) !== s).map((s): [number, number] => [this.seqs.indexOf(sameAs.get(s)!), this.seqs.indexOf(s)]);
+    if (copies.length > 0) await this.device.copyRows(this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]), copies);
     for (const s of rows) {
       s.cached += s.pending.length;
       s.pending = [];
     }
-    this.onStep?.({ rows: b, tokens: t, program: prefill ? 'prefill' : 'decode', ms: performance.now() - started });
-    return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array, rowOf: new Map(fed.map((s, r) => [s, r])) };
+    this.onStep?.({ rows: b, tokens: t, program: prefill ? 'prefill' : 'decode', queryBlocks: blocks, ms: performance.now() - started });
+    const fedRow = new Map(fed.map((s, r) => [s, r]));
+    return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array, rowOf: new Map(running.map((s) => [s, fedRow.get(sameAs.get(s)!)!])) };
   }
 }

@@ -154,12 +154,16 @@ async function ours(w: Workload, device: Device, weights: Weights, peak: (runs?:
   return { train, decode: w.decodeTokens > 0 ? await oursDecode(w, device, weights) : null, prefill: w.prefill ? await oursPrefill(w, device, weights) : null };
 }
 
-/** Seconds for one prefill of w.prefill's prompts, median of 3 after a warm-up: fused (default) and explicit. */
+/**
+ * Seconds for one prefill of w.prefill's prompts, median of 3 after a warm-up: fused (default) and explicit; and
+ * of a GRPO group, the first prompt `rows` times (our sampler prefills it once; PyTorch's generate with
+ * num_return_sequences expands the prompt to every row first, so its prefill of `rows` prompts is the same work).
+ */
 async function oursPrefill(w: Workload, device: Device, weights: Weights) {
   const { rows, tokens } = w.prefill!;
   const rng = Rng.fromSeed(0, 'bench prefill');
-  const prompts = Array.from({ length: rows }, () => Array.from({ length: tokens }, () => rng.int(w.config.vocabSize)));
-  const time = async (attention: 'auto' | 'masked') => {
+  const distinct = Array.from({ length: rows }, () => Array.from({ length: tokens }, () => rng.int(w.config.vocabSize)));
+  const time = async (attention: 'auto' | 'masked', prompts = distinct) => {
     const sampler = await Sampler.create(w.config, { device, weights, attention });
     const runs: number[] = [];
     sampler.onStep = (info) => runs.push(info.ms / 1000);
@@ -170,7 +174,7 @@ async function oursPrefill(w: Workload, device: Device, weights: Weights) {
     await sampler.close();
     return median(runs.slice(1));
   };
-  return { fused_s: await time('auto'), explicit_s: await time('masked') };
+  return { fused_s: await time('auto'), explicit_s: await time('masked'), group_s: await time('auto', distinct.map(() => distinct[0])) };
 }
 
 async function oursDecode(w: Workload, device: Device, weights: Weights) {
@@ -274,12 +278,14 @@ const prefills = results.filter((r) => r.workload.prefill).map(({ workload: w, r
     fused_vs_explicit: median(rs.map((r) => r.ours.prefill!.explicit_s / r.ours.prefill!.fused_s)),
     torch: paired.length ? median(paired.map((r) => n / r.torch!.prefill!.median_s)) : null,
     ratio: paired.length ? median(paired.map((r) => r.torch!.prefill!.median_s / r.ours.prefill!.fused_s)) : null,
+    group: median(rs.map((r) => n / r.ours.prefill!.group_s)),
+    group_ratio: paired.length ? median(paired.map((r) => r.torch!.prefill!.median_s / r.ours.prefill!.group_s)) : null,
   };
 });
 if (prefills.length) {
-  console.log('| workload | prefill tok/s ours (fused) | ours, explicit attention | fused / explicit | PyTorch | ratio |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const p of prefills) console.log(`| ${p.workload} | ${f(p.fused, 0)} | ${f(p.explicit, 0)} | ${f(p.fused_vs_explicit, 2)} | ${f(p.torch, 0)} | ${f(p.ratio, 2)} |`);
+  console.log('| workload | prefill tok/s ours (fused) | ours, explicit attention | fused / explicit | PyTorch | ratio | one prompt x rows (a GRPO group), ours | ratio |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const p of prefills) console.log(`| ${p.workload} | ${f(p.fused, 0)} | ${f(p.explicit, 0)} | ${f(p.fused_vs_explicit, 2)} | ${f(p.torch, 0)} | ${f(p.ratio, 2)} | ${f(p.group, 0)} | ${f(p.group_ratio, 2)} |`);
 }
 const report = { threads, rounds, malloc, rows, prefills, raw: results.map((r) => ({ workload: r.workload.name, train_gflop_per_step: r.flops / 1e9, rounds: r.rounds })) };
 await mkdir(`${ROOT}bench/out`, { recursive: true });

@@ -33,6 +33,27 @@ export function queryBlocks(kind: AttentionKind): number {
   return kind.startsWith('causal-blocked-') ? Number(kind.slice('causal-blocked-'.length)) : 0;
 }
 
+/**
+ * One row of at least BLOCKED_FROM tokens runs in query blocks of at most BLOCK_QUERIES (bench/engine/long-row.ts,
+ * tiny model, train step, time against the whole-layer kernel: 512 tokens in 2 blocks 1.18x, 768 in 4 0.94x,
+ * 1,024 in 4 0.77x, 2,048 in 8 0.78x, 4,096 in 16 0.61x with 0.31x the memory). The blocks skip the scores
+ * above the diagonal; below ~768 tokens the extra kernel calls cost more than that saves.
+ */
+const BLOCK_QUERIES = 256;
+const BLOCKED_FROM = 768;
+
+/**
+ * The query blocks for one row of `tokens` (0: the whole-layer kernel): blocks of at most BLOCK_QUERIES from
+ * BLOCKED_FROM tokens on, and at any length more blocks while one block's share of a layer's probabilities
+ * (`layerBytes`) exceeds `budget`. A power of two, so that lengths share programs; at most 256, and one per token.
+ */
+export function blocksForRow(tokens: number, layerBytes: number, budget: number): number {
+  if (tokens < BLOCKED_FROM && layerBytes <= budget) return 0;
+  let blocks = 2;
+  while ((tokens / blocks > BLOCK_QUERIES || layerBytes / blocks > budget) && blocks < Math.min(256, tokens)) blocks *= 2;
+  return Math.min(blocks, tokens);
+}
+
 export interface LayerParams {
   inputNorm: Tensor;
   q: Tensor;

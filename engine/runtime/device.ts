@@ -130,7 +130,12 @@ export class Device {
 
   /** Swaps rows (axis 0) of each named stored tensor in place, pair by pair (KV-cache rows). */
   swapRows(names: string[], pairs: [number, number][]): Promise<void> {
-    return this.call('swapRows', { names, pairs });
+    return this.call('swapRows', { names, pairs, copy: false });
+  }
+
+  /** Copies row `from` over row `to` (axis 0) of each named stored tensor, for each [from, to] pair. */
+  copyRows(names: string[], pairs: [number, number][]): Promise<void> {
+    return this.call('swapRows', { names, pairs, copy: true });
   }
 
   /** Renames stored tensors (all moves happen at once, so a swap is [[a, b], [b, a]]). */

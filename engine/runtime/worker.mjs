@@ -68,14 +68,18 @@ function leadingRows(t, rows) {
   return { dtype: t.dtype, shape: [rows, ...t.shape.slice(1)], data: t.data.subarray(0, rows * size) };
 }
 
-// Swaps rows (axis 0) of stored tensors in place, pair by pair.
-function swapRows({ names, pairs }) {
+// Swaps rows (axis 0) of stored tensors in place, pair by pair; or, with `copy`, copies row a over row b.
+function swapRows({ names, pairs, copy }) {
   for (const name of names) {
     const t = stored(name);
     const size = t.shape.slice(1).reduce((a, b) => a * b, 1);
-    const tmp = new t.data.constructor(size);
+    const tmp = new t.data.constructor(copy ? 0 : size);
     for (const [a, b] of pairs) {
-      if (!(a >= 0 && b >= 0 && a < t.shape[0] && b < t.shape[0])) throw new Error(`device: swap of rows ${a} and ${b} of "${name}" (${t.shape[0]} rows)`);
+      if (!(a >= 0 && b >= 0 && a < t.shape[0] && b < t.shape[0])) throw new Error(`device: rows ${a} and ${b} of "${name}" (${t.shape[0]} rows)`);
+      if (copy) {
+        t.data.copyWithin(b * size, a * size, (a + 1) * size);
+        continue;
+      }
       tmp.set(t.data.subarray(a * size, (a + 1) * size));
       t.data.copyWithin(a * size, b * size, (b + 1) * size);
       t.data.set(tmp, b * size);

@@ -1,5 +1,6 @@
 // The sampler: KV-cached greedy decoding equals recomputing the full forward pass at every step (also across an
-// appended tool turn, and for prompts started beside cached sequences), generation is reproducible from its seed,
+// appended tool turn, for prompts started beside cached sequences, for a group of identical prompts prefilled once,
+// and for a long prompt prefilled in query blocks), generation is reproducible from its seed,
 // stop tokens / max new tokens end it, and token ids outside the vocabulary are refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,6 +110,30 @@ test('a step feeds only the sequences that run: fresh prompts beside cached ones
     const all = await sampler.continue([first.seqId, later[0].seqId, later[1].seqId], { temperature: 0, maxNewTokens: 2 });
     const histories = [[...prompts[0], ...first.tokens, ...more.tokens], [...prompts[1], ...later[0].tokens, ...mid.tokens], [...prompts[2], ...later[1].tokens]];
     for (const [i, h] of histories.entries()) assert.deepEqual(all[i].tokens, (await greedyByRecompute(h, 2)).tokens, `sequence ${i} after the swaps`);
+  } finally {
+    await sampler.close();
+  }
+});
+
+test('a prefill feeds each distinct prompt once (a GRPO group), and one long prompt in query blocks', async () => {
+  const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
+  const steps: { rows: number; program: string; queryBlocks: number }[] = [];
+  sampler.onStep = (info) => steps.push({ rows: info.rows, program: info.program, queryBlocks: info.queryBlocks });
+  try {
+    const group = [prompts[1], prompts[0], prompts[1], prompts[1]];
+    const gens = await sampler.generate(group, { temperature: 0, maxNewTokens: 5, seed: 3 });
+    assert.deepEqual(steps[0], { rows: 2, program: 'prefill', queryBlocks: 0 });
+    // Every row decodes from its own copy of the prompt's cache: all match recomputing the forward.
+    for (const [i, g] of gens.entries()) assert.deepEqual(g.tokens, (await greedyByRecompute(group[i], 5)).tokens, `row ${i}`);
+    await sampler.release(gens.map((g) => g.seqId));
+    // One prompt of 800 tokens: 4 blocks of 200 queries.
+    steps.length = 0;
+    const long = Array.from({ length: 800 }, (_, t) => (t * 7 + 3) % config.vocabSize);
+    const [g] = await sampler.generate([long], { temperature: 0, maxNewTokens: 3, seed: 3 });
+    assert.deepEqual(steps[0], { rows: 1, program: 'prefill', queryBlocks: 4 });
+    const want = await greedyByRecompute(long, 3);
+    assert.deepEqual(g.tokens, want.tokens);
+    g.logprobs.forEach((lp, k) => assert.ok(Math.abs(lp - want.logprobs[k]) < 1e-4, `logprob ${k}: ${lp} vs ${want.logprobs[k]}`));
   } finally {
     await sampler.close();
   }

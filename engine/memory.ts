@@ -67,3 +67,18 @@ export function overLimit(what: string, shape: PassShape, kind: AttentionKind, b
       `more than the ${gib(limit)} GiB allowed (LearnerOptions.memoryLimit); split it into micro-batches of fewer rows or shorter sequences`,
   );
 }
+
+/**
+ * About how many bytes a sampler step takes: the KV cache (every layer's keys and values for `cacheRows` rows of
+ * `slots` slots), the weights, and the step's attention scores for `rows` rows of `tokens` new tokens: the
+ * decode program's explicit form keeps ~3 [rows, heads, tokens, slots + tokens] tensors alive, the fused prefill
+ * one [rows, heads, tokens, tokens] (of one of `blocks` query blocks).
+ */
+export function samplerBytes(cfg: Qwen3Config, step: { cacheRows: number; slots: number; rows: number; tokens: number; prefill: boolean; blocks: number }, f = 4): { cache: number; scores: number; weights: number; total: number } {
+  const { cacheRows, slots, rows, tokens } = step;
+  const cache = cfg.numHiddenLayers * cacheRows * 2 * cfg.numKeyValueHeads * cfg.headDim * slots * f;
+  const perRow = step.prefill ? (tokens * tokens) / Math.max(1, step.blocks) : 3 * tokens * (slots + tokens);
+  const scores = rows * cfg.numAttentionHeads * perRow * f;
+  const weights = [...qwen3ParamShapes(cfg).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) * f;
+  return { cache, scores, weights, total: cache + scores + weights };
+}

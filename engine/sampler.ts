@@ -3,6 +3,7 @@
 // time), writes the new keys/values back into the row's next slots, and samples from the last position's
 // logits. Rows advance independently (different lengths, different appended turns), so a sequence can be
 // extended after a tool call and continued without recomputing its prefix.
+import { totalmem } from 'node:os';
 import type { Qwen3Config } from './config.ts';
 import { qwen3ParamShapes } from './config.ts';
 import type { FloatType } from './graph/graph.ts';
@@ -11,6 +12,7 @@ import { Rng } from './rng.ts';
 import { Device } from './runtime/device.ts';
 import type { DeviceOptions, DeviceTensor, Feed, Session } from './runtime/device.ts';
 import { checkTokenIds } from './batch.ts';
+import { samplerBytes } from './memory.ts';
 import { decodeProgram, prefillProgram } from './programs.ts';
 import { blocksForRow } from './qwen3/model.ts';
 import type { AttentionKind } from './qwen3/model.ts';
@@ -57,6 +59,13 @@ export interface SamplerOptions {
    * explicit form.
    */
   attention?: 'auto' | 'masked';
+  /**
+   * A step whose estimated memory (engine/memory.ts samplerBytes: KV cache, weights, attention scores) would
+   * exceed this many bytes is refused before the cache grows, with an error that names the rows and slots,
+   * instead of the process being killed for memory. Default: the machine's memory on the CPU provider; no limit
+   * on other providers.
+   */
+  memoryLimit?: number;
 }
 
 interface Sequence {
@@ -118,6 +127,7 @@ export class Sampler {
     private readonly ownsWeights: boolean,
     /** Fresh prompts go through the fused prefill (see SamplerOptions.attention). */
     private readonly fusedPrefill: boolean,
+    private readonly memoryLimit: number,
   ) {
     this.kv = `kv${instances++}/`;
   }
@@ -127,7 +137,8 @@ export class Sampler {
     const dtype = opts.dtype ?? 'float32';
     if (!opts.weights === !opts.prefix) throw new Error('sampler: give either weights or the store prefix of weights on the device');
     const fused = (opts.attention ?? 'auto') === 'auto' && dtype === 'float32' && device.executionProviders.every((p) => p === 'cpu');
-    const s = new Sampler(config, device, !opts.device, opts.prefix ?? `sampler${instances}/w/`, dtype, !opts.prefix, fused);
+    const limit = opts.memoryLimit ?? (device.executionProviders.every((p) => p === 'cpu') ? totalmem() : Infinity);
+    const s = new Sampler(config, device, !opts.device, opts.prefix ?? `sampler${instances}/w/`, dtype, !opts.prefix, fused, limit);
     if (opts.weights) await s.setWeights(opts.weights);
     return s;
   }
@@ -151,8 +162,14 @@ export class Sampler {
     const fresh = prompts.map((p, i): Sequence => ({ id: this.nextId++, cached: 0, pending: [...p], rng: Rng.fromSeed(params.seed, `sequence ${i}`) }));
     const rows = this.seqs.length;
     this.seqs.push(...fresh);
-    if (this.capacity > 0) await this.relayout(this.capacity, [...Array(rows).keys(), ...fresh.map(() => -1)]);
-    return this.run(fresh, params);
+    try {
+      if (this.capacity > 0) await this.relayout(this.capacity, [...Array(rows).keys(), ...fresh.map(() => -1)]);
+      return await this.run(fresh, params);
+    } catch (e) {
+      // The caller never gets these sequences' ids, so they must not stay behind in the cache.
+      await this.release(fresh.map((s) => s.id)).catch(() => undefined);
+      throw e;
+    }
   }
 
   /** Appends tokens (a tool turn) to a sequence; they are fed at its next continue(). */
@@ -207,6 +224,7 @@ export class Sampler {
 
   /** Re-lays out every layer's cache for `capacity` slots and the given old-row order (-1 = new empty row). */
   private async relayout(capacity: number, rows: number[]): Promise<void> {
+    this.checkMemory(rows.length, capacity);
     if (this.capacity === 0) {
       const { numKeyValueHeads: h, headDim: d } = this.config;
       const zeros = (shape: number[]): DeviceTensor => ({ dtype: this.dtype, shape, data: this.dtype === 'float64' ? new Float64Array(shape.reduce((a, b) => a * b, 1)) : new Float32Array(shape.reduce((a, b) => a * b, 1)) });
@@ -221,6 +239,19 @@ export class Sampler {
       }
     }
     this.capacity = capacity;
+  }
+
+  /** Throws, before anything is allocated or run, when the cache of `cacheRows` x `slots` and a step of `rows`
+   * rows of `tokens` new tokens would not fit in memoryLimit. */
+  private checkMemory(cacheRows: number, slots: number, rows = 0, tokens = 0, prefill = false, blocks = 0): void {
+    const bytes = samplerBytes(this.config, { cacheRows, slots, rows, tokens, prefill, blocks }, this.dtype === 'float64' ? 8 : 4);
+    if (bytes.total <= this.memoryLimit) return;
+    const gib = (n: number) => (n / 2 ** 30).toFixed(n < 2 ** 30 ? 3 : 1);
+    throw new Error(
+      `sampler: ${cacheRows} sequences x ${slots} cache slots, a step of ${rows} x ${tokens} new tokens, need about ${gib(bytes.total)} GiB ` +
+        `(KV cache ${gib(bytes.cache)}, attention scores ${gib(bytes.scores)}, weights ${gib(bytes.weights)}), more than the ${gib(this.memoryLimit)} GiB ` +
+        'allowed (SamplerOptions.memoryLimit); release finished sequences, or run fewer or shorter ones together',
+    );
   }
 
   /**
@@ -309,6 +340,7 @@ export class Sampler {
     // One long prompt runs in query blocks (the kernel takes a past for one row only).
     const blocks = prefill && b === 1 ? blocksForRow(t, 0, Infinity) : 0;
     const attention: AttentionKind = blocks > 0 ? `causal-blocked-${blocks}` : 'causal';
+    this.checkMemory(this.seqs.length, this.capacity, b, t, prefill, blocks);
     const key = prefill ? `prefill:${attention}:${head}` : `decode:${head}`;
     if (!this.sessions.has(key)) this.sessions.set(key, this.device.load((prefill ? prefillProgram(this.config, head, attention) : decodeProgram(this.config, this.dtype, head)).bytes, this.dtype));
     const session = await this.sessions.get(key)!;

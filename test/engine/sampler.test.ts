@@ -1,7 +1,8 @@
 // The sampler: KV-cached greedy decoding equals recomputing the full forward pass at every step (also across an
 // appended tool turn, for prompts started beside cached sequences, for a group of identical prompts prefilled once,
 // and for a long prompt prefilled in query blocks), generation is reproducible from its seed,
-// stop tokens / max new tokens end it, and token ids outside the vocabulary are refused.
+// stop tokens / max new tokens end it, and token ids outside the vocabulary, or steps over the memory limit, are
+// refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readQwen3Config } from '../../engine/config.ts';
@@ -12,6 +13,7 @@ import type { Session } from '../../engine/runtime/device.ts';
 import { Sampler } from '../../engine/sampler.ts';
 import { logitsProgram } from '../../engine/programs.ts';
 import { encodeSequences } from '../../engine/batch.ts';
+import { samplerBytes } from '../../engine/memory.ts';
 import type { Weights } from '../../engine/tensors.ts';
 
 const DIR = new URL('../fixtures/engine/qwen3_untied/', import.meta.url).pathname;
@@ -134,6 +136,27 @@ test('a prefill feeds each distinct prompt once (a GRPO group), and one long pro
     const want = await greedyByRecompute(long, 3);
     assert.deepEqual(g.tokens, want.tokens);
     g.logprobs.forEach((lp, k) => assert.ok(Math.abs(lp - want.logprobs[k]) < 1e-4, `logprob ${k}: ${lp} vs ${want.logprobs[k]}`));
+  } finally {
+    await sampler.close();
+  }
+});
+
+test('a step that would not fit in the memory limit is refused before the cache grows, naming rows and slots', async () => {
+  // Room for a short prompt's cache and step (320 slots, 7 tokens) twice over, not for 2,000 tokens.
+  const short = samplerBytes(config, { cacheRows: 1, slots: 320, rows: 1, tokens: 7, prefill: true, blocks: 0 }).total;
+  const sampler = await Sampler.create(config, { device, weights, memoryLimit: 2 * short });
+  try {
+    const long = Array.from({ length: 2000 }, (_, t) => t % config.vocabSize);
+    // Twice: the refused sequence is not left behind (it would make the second one 2 sequences).
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(sampler.generate([long], { temperature: 0, maxNewTokens: 2, seed: 1 }), (e: Error) => {
+        assert.match(e.message, /^sampler: 1 sequences x 2304 cache slots/);
+        assert.match(e.message, /SamplerOptions\.memoryLimit/);
+        return true;
+      });
+    }
+    const [gen] = await sampler.generate([prompts[1]], { temperature: 0, maxNewTokens: 4, seed: 1 });
+    assert.deepEqual(gen.tokens, (await greedyByRecompute(prompts[1], 4)).tokens);
   } finally {
     await sampler.close();
   }

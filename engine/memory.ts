@@ -1,7 +1,7 @@
-// About how much memory one learner pass over a micro-batch takes, so that a micro-batch that cannot fit is
-// refused with an error that says why, before anything runs. Without it, a long or wide micro-batch makes
-// onnxruntime allocate until the kernel's OOM killer ends the worker process, and the run stops with no trace
-// of the cause.
+// About how much memory one learner pass over a micro-batch, or one sampler step, takes, so that work that
+// cannot fit is refused with an error that says why, before anything runs. Without it, a long or wide
+// micro-batch (or too many long sequences in a sampler) makes onnxruntime allocate until the kernel's OOM
+// killer ends the worker process, and the run stops with no trace of the cause.
 //
 // The terms are the ones that grow with the batch, each calibrated from the peak RSS of a train step (tiny
 // model, one row of 2,048 and 4,096 tokens, bench/engine; P = one layer's attention probabilities,

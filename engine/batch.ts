@@ -186,3 +186,11 @@ export function unpackScored(values: ArrayLike<number>, enc: EncodedScoring): nu
   });
   return rows;
 }
+
+/** Each row of a batch as a batch of its own (every per-row field cut the same way), with its row number; empty
+ * rows are left out. */
+export function rowsOf<T extends SequenceBatch>(batch: T): { row: number; batch: T }[] {
+  const keys = Object.keys(batch).filter((k) => Array.isArray((batch as Record<string, unknown>)[k])) as (keyof T)[];
+  const one = (r: number) => Object.fromEntries(keys.map((k) => [k, [(batch[k] as unknown[])[r]]])) as unknown as T;
+  return batch.inputIds.flatMap((ids, row) => (ids.length === 0 ? [] : [{ row, batch: one(row) }]));
+}

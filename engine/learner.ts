@@ -14,7 +14,7 @@ import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
 import { GRAD_PREFIX, METRIC_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
 import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
-import { checkTokenIds, encodeScoring, encodeSequences, encodeTrain, padsAtEnd, unpackScored } from './batch.ts';
+import { checkTokenIds, encodeScoring, encodeSequences, encodeTrain, padsAtEnd, rowsOf, unpackScored } from './batch.ts';
 import type { Encoded, SequenceBatch, TrainMicroBatch } from './batch.ts';
 import { blocksForRow } from './qwen3/model.ts';
 import type { AttentionKind } from './qwen3/model.ts';
@@ -134,7 +134,22 @@ export class Learner {
 
   /** Which attention the programs use for `batch`, in a train step or a scoring pass (see LearnerOptions). */
   attentionFor(batch: SequenceBatch, use: 'train' | 'score' = 'train'): AttentionKind {
-    return this.attentionOf(encodeSequences(batch), use);
+    // A batch that runs row by row: its longest row's.
+    const parts = this.byRow(batch).map((p) => encodeSequences(p.batch));
+    return this.attentionOf(parts.reduce((a, e) => (e.cols > a.cols ? e : a)), use);
+  }
+
+  /**
+   * Several rows of a long batch run one by one, each a batch of its own: a long row then takes query blocks
+   * (one row only, see attentionOf), and no row is padded to the longest. The loss is a token mean over the
+   * whole mini-batch and the metrics are sums, so the result is the same; what it costs is a program run per row.
+   */
+  private byRow<T extends SequenceBatch>(batch: T): { row: number | null; batch: T }[] {
+    const whole = [{ row: null, batch }];
+    if (!(this.fusedAttention && this.queryBlocks) || batch.inputIds.length < 2) return whole;
+    const enc = encodeSequences(batch);
+    const oneRow = this.config.numAttentionHeads * enc.cols ** 2 * 4;
+    return padsAtEnd(enc) && blocksForRow(enc.cols, oneRow, this.attentionMemory) > 0 ? rowsOf(batch) : whole;
   }
 
   private attentionOf(enc: Encoded, use: 'train' | 'score'): AttentionKind {
@@ -186,7 +201,20 @@ export class Learner {
    */
   async logProbs(batch: SequenceBatch, opts: { mask?: number[][] } = {}): Promise<{ logp: number[][]; entropy: number[][] }> {
     this.checkTokens(batch, opts.mask);
-    const enc = encodeScoring(batch, opts.mask);
+    const parts = this.byRow({ ...batch, ...(opts.mask ? { mask: opts.mask } : {}) });
+    if (parts[0]?.row === null) return this.logProbsOf(batch, opts.mask);
+    // Row by row (empty rows score nothing), back in the batch's row order.
+    const out = { logp: batch.inputIds.map((): number[] => []), entropy: batch.inputIds.map((): number[] => []) };
+    for (const { row, batch: { mask, ...part } } of parts) {
+      const one = await this.logProbsOf(part, mask);
+      out.logp[row!] = one.logp[0];
+      out.entropy[row!] = one.entropy[0];
+    }
+    return out;
+  }
+
+  private async logProbsOf(batch: SequenceBatch, mask?: number[][]): Promise<{ logp: number[][]; entropy: number[][] }> {
+    const enc = encodeScoring(batch, mask);
     const attention = this.attentionOf(enc, 'score');
     this.checkMemory('the batch', enc, 'score_rows', attention, 'score');
     const session = await this.session(`logprobs:${attention}`, () => logProbsProgram(this.config, this.dtype, attention));
@@ -202,10 +230,11 @@ export class Learner {
     if (micro.length === 0) throw new Error('learner: a mini-batch needs at least one micro-batch');
     const grpo = loss.kind === 'grpo';
     micro.forEach((m) => this.checkTokens(m, m.lossMask));
-    const encoded = micro.map((m) => encodeTrain(m, this.dtype, grpo));
+    const parts = micro.flatMap((m, i) => this.byRow(m).map((p) => ({ what: p.row === null ? `micro-batch ${i}` : `micro-batch ${i}, row ${p.row}`, batch: p.batch })));
+    const encoded = parts.map((p) => encodeTrain(p.batch, this.dtype, grpo));
     const lossTokens = encoded.reduce((a, e) => a + e.lossTokens, 0);
     // Every micro-batch is checked before the first runs, so a refused step leaves no partial gradients behind.
-    encoded.forEach((e, i) => this.checkMemory(`micro-batch ${i}`, e, 'loss_rows', this.attentionOf(e, 'train'), 'train'));
+    encoded.forEach((e, i) => this.checkMemory(parts[i].what, e, 'loss_rows', this.attentionOf(e, 'train'), 'train'));
     const programFor = (enc: Encoded) => {
       const attention = this.attentionOf(enc, 'train');
       return this.session(`grad:${loss.kind}:${attention}`, () => gradProgram(this.config, this.dtype, loss.kind, attention));

@@ -57,7 +57,7 @@ for (const [label, cfg] of [
     const weights = initWeights(cfg, 3);
     const fused = await Learner.create(cfg, weights, { device });
     const masked = await Learner.create(cfg, weights, { device, attention: 'masked' });
-    const recompute = await Learner.create(cfg, weights, { device, attentionMemory: 1 });
+    const recompute = await Learner.create(cfg, weights, { device, attentionMemory: 1, attention: 'whole-layer' });
     try {
       const micro = batch(cfg, 7);
       assert.equal(fused.attentionFor(micro), 'causal');
@@ -140,7 +140,7 @@ for (const [label, cfg] of [
   ['grouped', base],
   ['multi-head, untied', { ...base, numKeyValueHeads: 4, tieWordEmbeddings: false }],
 ] as const) {
-  test(`one row too long for a layer's probabilities runs in query blocks, equal to the explicit form (${label})`, async () => {
+  test(`long rows run in query blocks (one row at a time), equal to the explicit form (${label})`, async () => {
     const device = new Device({ threads: 1 });
     const weights = initWeights(cfg, 5);
     const next = prng(11);
@@ -168,8 +168,21 @@ for (const [label, cfg] of [
           assertClose(x.grads, y.grads, `${l.attentionFor(micro)} ${loss.kind}`);
         }
       }
-      // Several rows keep the whole-layer kernel (the kernel takes a past for one row only).
-      assert.equal(learners[0].attentionFor({ inputIds: [ids[0], ids[0]] }), 'causal-recompute');
+      // Several such rows run one by one, each in blocks (the kernel takes a past for one row only), with the
+      // same log-probs, losses and gradients as the batch in one piece; an empty row scores nothing.
+      const several = batch(cfg, 13);
+      assert.equal(learners[1].attentionFor(several), 'causal-blocked-8');
+      const scored = await learners[1].logProbs({ inputIds: [...several.inputIds, []] });
+      const wantRows = await masked.logProbs(several);
+      assert.deepEqual(scored.logp.map((r) => r.length), [11, 6, 9, 0]);
+      wantRows.logp.forEach((row, r) => row.forEach((v, t) => assert.ok(Math.abs(v - scored.logp[r][t]) < 2e-5, `row ${r} logp[${t}]`)));
+      const maskedRows = await learners[1].logProbs(several, { mask: several.lossMask });
+      maskedRows.logp.forEach((row, r) => row.forEach((v, t) => assert.ok(several.lossMask[r][t] ? Math.abs(v - wantRows.logp[r][t]) < 2e-5 : Number.isNaN(v), `masked row ${r} logp[${t}]`)));
+      for (const loss of [{ kind: 'sft' as const }, { kind: 'grpo' as const, epsLow: 0.2, epsHigh: 0.28, dualClipC: 3 }]) {
+        const [x, y] = [await learners[1].gradients([several], loss), await masked.gradients([several], loss)];
+        assert.ok(Math.abs(x.metrics.loss - y.metrics.loss) <= 1e-5 * Math.abs(y.metrics.loss), `row by row ${loss.kind} loss ${x.metrics.loss} vs ${y.metrics.loss}`);
+        assertClose(x.grads, y.grads, `row by row ${loss.kind}`);
+      }
       // A row of 768 tokens or more takes blocks of <= 256 queries under the default budget too (they are faster:
       // the scores above the diagonal are skipped), a shorter one the whole-layer kernel.
       const row = (n: number) => ({ inputIds: [Array.from({ length: n }, (_, t) => t % cfg.vocabSize)] });

@@ -46,6 +46,9 @@ test('a micro-batch over the memory limit is refused before anything runs, and n
     const after = await learner.weights();
     for (const [name, w] of before) assert.deepEqual(after.get(name)!.data, w.data, `${name} changed`);
     await assert.rejects(learner.logProbs(big), /the batch \(2 rows x 512 tokens/);
+    // A long micro-batch runs row by row, and the row that does not fit is named.
+    const mixed = { inputIds: [small.inputIds[0], micro(1, 2000).inputIds[0]], lossMask: [small.lossMask[0], micro(1, 2000).lossMask[0]] };
+    await assert.rejects(learner.trainStep([small, mixed], { kind: 'sft' }, 1e-2), /micro-batch 1, row 1 \(1 rows x 2000 tokens, causal-blocked-8 attention\)/);
     // Under the limit it trains as ever.
     const result = await learner.trainStep([small], { kind: 'sft' }, 1e-2);
     assert.equal(result.skipped, false);

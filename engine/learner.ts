@@ -45,8 +45,8 @@ export interface LearnerOptions {
   /**
    * 'auto' (default): batches padded only at the end run the fused causal attention kernel when the programs
    * are float32 on the CPU provider; every other batch (left padding, holes, float64, other providers) the
-   * explicit masked attention. 'whole-layer': the same, but a long row is never split into query blocks (for
-   * comparisons; see attentionMemory). 'masked': always the explicit form.
+   * explicit masked attention. 'whole-layer': the same, but long rows are never split into query blocks nor a
+   * batch of them into rows (for comparisons; see attentionMemory). 'masked': always the explicit form.
    */
   attention?: 'auto' | 'whole-layer' | 'masked';
   /**
@@ -55,9 +55,9 @@ export interface LearnerOptions {
    * own in the backward, so that one layer's are alive at a time. Default 1 GiB: measured on 4 layers x 16
    * heads, one row, recomputing cost 20% more time at T = 1024 (0.27 GB kept) and saved 40% of the peak memory;
    * at T = 2048 (1.07 GB kept) it was faster as well (1.4-1.6 s against 2.0-3.6 s, peak 2.0 GB against 3.7).
-   * A single row of 768 tokens or more, or whose one layer's probabilities exceed it, runs in blocks of
-   * queries instead (AttentionKind 'causal-blocked-N', qwen3/model.ts blocksForRow), in a train step and in
-   * scoring alike.
+   * A row of 768 tokens or more, or whose one layer's probabilities exceed it, runs in blocks of queries
+   * instead (AttentionKind 'causal-blocked-N', qwen3/model.ts blocksForRow), one row at a time (byRow), in a
+   * train step and in scoring alike.
    */
   attentionMemory?: number;
   /**

@@ -71,7 +71,6 @@ export interface LearnerOptions {
 
 const DEFAULT_ATTENTION_MEMORY = 2 ** 30;
 
-
 /** What a checkpoint needs besides the weights (matches engine/checkpoint.ts TrainingState minus `extra`). */
 export interface LearnerState {
   step: number;
@@ -100,7 +99,7 @@ export class Learner {
   private readonly optimizer: OptimizerConfig;
   private readonly fusedAttention: boolean;
   private readonly attentionMemory: number;
-  /** Whether one long row may run in query blocks (attention: 'auto'). */
+  /** Whether long rows may run in query blocks, one row at a time (attention: 'auto'). */
   private readonly queryBlocks: boolean;
   private readonly memoryLimit: number;
   private stepCount = 0;

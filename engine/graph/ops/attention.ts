@@ -177,13 +177,14 @@ export function blockedCausalAttention(qkv: Tensor, heads: number, kvHeads: numb
     const cut = (x: Tensor, i: number) => g.apply1('Slice', [x, edges[i], edges[i + 1], g.ints([1])], {}, { dtype: x.dtype, shape: [x.shape[0], `T${i}`, x.shape[2]] });
     return { t: t0, edge: edges, slices: cut };
   });
+  const blockQkv = Array.from({ length: blocks }, (_, i) => g.noGrad(() => slices(qkv, i)));
   const attrs = (probs: boolean) => ({ num_heads: heads, kv_num_heads: kvHeads, scale: { kind: 'float' as const, v: 1 / Math.sqrt(d) }, ...(probs ? { qk_output: 2 } : {}) });
   // Block i's kernel call on top of the keys and values before it (the previous call's present outputs).
   const call = (i: number, past: Tensor[] | null, probs: boolean) => g.noGrad(() => {
     const end = edge[i + 1];
     const present = { dtype: qkv.dtype, shape: ['B', kvHeads, `E${i}`, d] };
     const outs = [{ dtype: qkv.dtype, shape: ['B', `T${i}`, heads * d] }, present, present, ...(probs ? [{ dtype: qkv.dtype, shape: ['B', heads, `T${i}`, `E${i}`] }] : [])];
-    const inputs = [slices(qkv, i), null, null, past?.[0] ?? null, past?.[1] ?? null, int32(int64('Sub', end, g.ints([1])), [1]), int32(g.apply1('Squeeze', [end], {}, { dtype: 'int64', shape: [] }), [])];
+    const inputs = [blockQkv[i], null, null, past?.[0] ?? null, past?.[1] ?? null, int32(int64('Sub', end, g.ints([1])), [1]), int32(g.apply1('Squeeze', [end], {}, { dtype: 'int64', shape: [] }), [])];
     return g.apply('com.microsoft.GroupQueryAttention', inputs, attrs(probs), outs);
   });
   const forward: Tensor[][] = [];
@@ -199,7 +200,7 @@ export function blockedCausalAttention(qkv: Tensor, heads: number, kvHeads: numb
     const toT = (x: Tensor, i: number) => g.apply1('Pad', [x, concat([g.ints([0, 0, 0, 0, 0, 0]), int64('Sub', t, edge[i + 1]), g.ints([0])], 0)], {}, { dtype: x.dtype, shape: ['B', kvHeads, 'T', d] });
     for (let i = 0; i < blocks; i++) {
       const [, k, v, probs] = call(i, i > 0 ? forward[i - 1].slice(1, 3) : null, true);
-      const grads = attentionGrads({ q: slice(slices(qkv, i), -1, 0, heads * d), o: forward[i][0], dO: slices(dO!, i), k, v, probs }, heads, kvHeads);
+      const grads = attentionGrads({ q: slice(blockQkv[i], -1, 0, heads * d), o: forward[i][0], dO: slices(dO!, i), k, v, probs }, heads, kvHeads);
       dQ.push(grads.dQ);
       dK.push(toT(grads.dK, i));
       dV.push(toT(grads.dV, i));

@@ -146,9 +146,9 @@ export class Learner {
   private byRow<T extends SequenceBatch>(batch: T): { row: number | null; batch: T }[] {
     const whole = [{ row: null, batch }];
     if (!(this.fusedAttention && this.queryBlocks) || batch.inputIds.length < 2) return whole;
-    const enc = encodeSequences(batch);
-    const oneRow = this.config.numAttentionHeads * enc.cols ** 2 * 4;
-    return padsAtEnd(enc) && blocksForRow(enc.cols, oneRow, this.attentionMemory) > 0 ? rowsOf(batch) : whole;
+    const cols = Math.max(...batch.inputIds.map((r) => r.length));
+    if (blocksForRow(cols, this.config.numAttentionHeads * cols ** 2 * 4, this.attentionMemory) === 0) return whole;
+    return padsAtEnd(encodeSequences(batch)) ? rowsOf(batch) : whole;
   }
 
   private attentionOf(enc: Encoded, use: 'train' | 'score'): AttentionKind {

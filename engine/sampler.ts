@@ -306,8 +306,6 @@ export class Sampler {
    * once, and its keys and values are written to every row of that prompt wherever they are.
    */
   private async step(rows: Set<Sequence>): Promise<{ logits: Float32Array | Float64Array; lse: Float32Array | Float64Array; rowOf: Map<Sequence, number> }> {
-    const started = performance.now();
-    const t = Math.max(...[...rows].map((s) => s.pending.length));
     const need = Math.max(...this.seqs.map((s) => s.cached + (rows.has(s) ? s.pending.length : 0)));
     if (need > this.capacity) await this.relayout(slotsFor(need), [...this.seqs.keys()]);
     // Fresh prompts (their tokens first, padding after) go through the fused prefill, beside cached sequences too.
@@ -319,7 +317,36 @@ export class Sampler {
     const firstOf = new Map<string, Sequence>();
     const sameAs = new Map(running.map((s) => [s, prefill ? mapGet(firstOf, s.pending.join(), s) : s]));
     const fed = running.filter((s) => sameAs.get(s) === s);
+    // Long prompts are prefilled one by one, each in query blocks (the kernel takes a past for one row only).
+    const longest = Math.max(...fed.map((s) => s.pending.length));
+    const parts = prefill && fed.length > 1 && blocksForRow(longest, 0, Infinity) > 0 ? fed.map((s) => [s]) : [fed];
+    const outs: { logits: Float32Array | Float64Array; lse: Float32Array | Float64Array }[] = [];
+    for (const part of parts) outs.push(await this.feed(part, prefill));
+    const copies = running.filter((s) => sameAs.get(s) !== s).map((s): [number, number] => [this.seqs.indexOf(sameAs.get(s)!), this.seqs.indexOf(s)]);
+    if (copies.length > 0) await this.device.copyRows(this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]), copies);
+    for (const s of rows) {
+      s.cached += s.pending.length;
+      s.pending = [];
+    }
+    const fedRow = new Map(fed.map((s, r) => [s, r]));
+    const join = (xs: (Float32Array | Float64Array)[]) => {
+      if (xs.length === 1) return xs[0];
+      const all = new (xs[0].constructor as Float32ArrayConstructor)(xs.reduce((n, x) => n + x.length, 0));
+      xs.reduce((at, x) => (all.set(x, at), at + x.length), 0);
+      return all;
+    };
+    return { logits: join(outs.map((o) => o.logits)), lse: join(outs.map((o) => o.lse)), rowOf: new Map(running.map((s) => [s, fedRow.get(sameAs.get(s)!)!])) };
+  }
+
+  /**
+   * One program run over `fed` (cache rows in this order, each fed its pending tokens): the fused prefill, or the
+   * decode step over the leading cache rows (toFront put them there). Writes the new keys and values into the
+   * rows' next slots; returns the logits [rows, vocab] and log-sum-exps at each row's last token.
+   */
+  private async feed(fed: Sequence[], prefill: boolean): Promise<{ logits: Float32Array | Float64Array; lse: Float32Array | Float64Array }> {
+    const started = performance.now();
     const b = fed.length;
+    const t = Math.max(...fed.map((s) => s.pending.length));
     const ids = new BigInt64Array(b * t);
     const pos = new BigInt64Array(b * t);
     const valid = new Uint8Array(b * t);
@@ -337,7 +364,7 @@ export class Sampler {
       last[r] = BigInt(r * t + s.pending.length - 1);
     });
     const head = b > 1 && b <= FEW_ROWS ? 'few-rows' : 'many-rows';
-    // One long prompt runs in query blocks (the kernel takes a past for one row only).
+    // One long prompt runs in query blocks.
     const blocks = prefill && b === 1 ? blocksForRow(t, 0, Infinity) : 0;
     const attention: AttentionKind = blocks > 0 ? `causal-blocked-${blocks}` : 'causal';
     this.checkMemory(this.seqs.length, this.capacity, b, t, prefill, blocks);
@@ -369,14 +396,7 @@ export class Sampler {
       slots,
       prefill ? Int32Array.from(fed, (s) => this.seqs.indexOf(s)) : null,
     );
-    const copies = running.filter((s) => sameAs.get(s) !== s).map((s): [number, number] => [this.seqs.indexOf(sameAs.get(s)!), this.seqs.indexOf(s)]);
-    if (copies.length > 0) await this.device.copyRows(this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]), copies);
-    for (const s of rows) {
-      s.cached += s.pending.length;
-      s.pending = [];
-    }
     this.onStep?.({ rows: b, tokens: t, program: prefill ? 'prefill' : 'decode', queryBlocks: blocks, ms: performance.now() - started });
-    const fedRow = new Map(fed.map((s, r) => [s, r]));
-    return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array, rowOf: new Map(running.map((s) => [s, fedRow.get(sameAs.get(s)!)!])) };
+    return { logits: out.logits.data as Float32Array | Float64Array, lse: out.lse.data as Float32Array | Float64Array };
   }
 }

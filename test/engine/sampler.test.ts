@@ -1,6 +1,6 @@
 // The sampler: KV-cached greedy decoding equals recomputing the full forward pass at every step (also across an
 // appended tool turn, for prompts started beside cached sequences, for a group of identical prompts prefilled once,
-// and for a long prompt prefilled in query blocks), generation is reproducible from its seed,
+// and for long prompts prefilled one by one in query blocks), generation is reproducible from its seed,
 // stop tokens / max new tokens end it, and token ids outside the vocabulary, or steps over the memory limit, are
 // refused.
 import { test, before, after } from 'node:test';
@@ -117,7 +117,7 @@ test('a step feeds only the sequences that run: fresh prompts beside cached ones
   }
 });
 
-test('a prefill feeds each distinct prompt once (a GRPO group), and one long prompt in query blocks', async () => {
+test('a prefill feeds each distinct prompt once (a GRPO group), and long prompts one by one in query blocks', async () => {
   const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
   const steps: { rows: number; program: string; queryBlocks: number }[] = [];
   sampler.onStep = (info) => steps.push({ rows: info.rows, program: info.program, queryBlocks: info.queryBlocks });
@@ -136,6 +136,19 @@ test('a prefill feeds each distinct prompt once (a GRPO group), and one long pro
     const want = await greedyByRecompute(long, 3);
     assert.deepEqual(g.tokens, want.tokens);
     g.logprobs.forEach((lp, k) => assert.ok(Math.abs(lp - want.logprobs[k]) < 1e-4, `logprob ${k}: ${lp} vs ${want.logprobs[k]}`));
+    await sampler.release([g.seqId]);
+    // Two long prompts (and a copy of the second): each prefilled on its own, in blocks, then decoded together.
+    steps.length = 0;
+    const other = Array.from({ length: 790 }, (_, t) => (t * 11 + 5) % config.vocabSize);
+    const three = await sampler.generate([long, other, other], { temperature: 0, maxNewTokens: 3, seed: 3 });
+    assert.deepEqual(steps.slice(0, 3), [
+      { rows: 1, program: 'prefill', queryBlocks: 4 },
+      { rows: 1, program: 'prefill', queryBlocks: 4 },
+      { rows: 3, program: 'decode', queryBlocks: 0 },
+    ]);
+    assert.deepEqual(three[0].tokens, want.tokens);
+    const wantOther = await greedyByRecompute(other, 3);
+    assert.deepEqual([three[1].tokens, three[2].tokens], [wantOther.tokens, wantOther.tokens]);
   } finally {
     await sampler.close();
   }

@@ -57,10 +57,14 @@ export function passBytes(cfg: Qwen3Config, shape: PassShape, kind: AttentionKin
 
 const GIB = 2 ** 30;
 
+/** Bytes as GiB for error messages (three decimals below 1 GiB). */
+export function gib(n: number): string {
+  return (n / GIB).toFixed(n < GIB ? 3 : 1);
+}
+
 /** An error naming the micro-batch, what it would take and the limit, or null when it fits. */
 export function overLimit(what: string, shape: PassShape, kind: AttentionKind, bytes: PassBytes, limit: number): Error | null {
   if (bytes.total <= limit) return null;
-  const gib = (n: number) => (n / GIB).toFixed(n < GIB ? 3 : 1);
   return new Error(
     `learner: ${what} (${shape.rows} rows x ${shape.cols} tokens, ${kind} attention) needs about ${gib(bytes.total)} GiB ` +
       `(attention ${gib(bytes.attention)}, vocabulary head ${gib(bytes.head)}, activations ${gib(bytes.activations)}, weights and optimizer ${gib(bytes.state)}), ` +

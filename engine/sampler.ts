@@ -12,7 +12,7 @@ import { Rng } from './rng.ts';
 import { Device } from './runtime/device.ts';
 import type { DeviceOptions, DeviceTensor, Feed, Session } from './runtime/device.ts';
 import { checkTokenIds } from './batch.ts';
-import { samplerBytes } from './memory.ts';
+import { gib, samplerBytes } from './memory.ts';
 import { decodeProgram, prefillProgram } from './programs.ts';
 import { blocksForRow } from './qwen3/model.ts';
 import type { AttentionKind } from './qwen3/model.ts';
@@ -198,7 +198,7 @@ export class Sampler {
     if (this.capacity > 0 && kept.length > 0) await this.relayout(this.capacity, keep);
     this.seqs.splice(0, this.seqs.length, ...kept);
     if (kept.length === 0 && this.capacity > 0) {
-      await this.device.drop(this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]));
+      await this.device.drop(this.cacheNames());
       this.capacity = 0;
     }
   }
@@ -216,6 +216,11 @@ export class Sampler {
     const s = this.seqs.find((x) => x.id === seqId);
     if (!s) throw new Error(`sampler: no sequence ${seqId}`);
     return s;
+  }
+
+  /** Every layer's key and value cache in the device store. */
+  private cacheNames(): string[] {
+    return this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]);
   }
 
   private layers(): number[] {
@@ -246,7 +251,6 @@ export class Sampler {
   private checkMemory(cacheRows: number, slots: number, rows = 0, tokens = 0, prefill = false, blocks = 0): void {
     const bytes = samplerBytes(this.config, { cacheRows, slots, rows, tokens, prefill, blocks }, this.dtype === 'float64' ? 8 : 4);
     if (bytes.total <= this.memoryLimit) return;
-    const gib = (n: number) => (n / 2 ** 30).toFixed(n < 2 ** 30 ? 3 : 1);
     throw new Error(
       `sampler: ${cacheRows} sequences x ${slots} cache slots, a step of ${rows} x ${tokens} new tokens, need about ${gib(bytes.total)} GiB ` +
         `(KV cache ${gib(bytes.cache)}, attention scores ${gib(bytes.scores)}, weights ${gib(bytes.weights)}), more than the ${gib(this.memoryLimit)} GiB ` +
@@ -271,7 +275,7 @@ export class Sampler {
       }
       front++;
     });
-    if (pairs.length > 0 && this.capacity > 0) await this.device.swapRows(this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]), pairs);
+    if (pairs.length > 0 && this.capacity > 0) await this.device.swapRows(this.cacheNames(), pairs);
   }
 
   private async run(active: Sequence[], params: Omit<SamplingParams, 'seed'>): Promise<Generation[]> {
@@ -323,7 +327,7 @@ export class Sampler {
     const outs: { logits: Float32Array | Float64Array; lse: Float32Array | Float64Array }[] = [];
     for (const part of parts) outs.push(await this.feed(part, prefill));
     const copies = running.filter((s) => sameAs.get(s) !== s).map((s): [number, number] => [this.seqs.indexOf(sameAs.get(s)!), this.seqs.indexOf(s)]);
-    if (copies.length > 0) await this.device.copyRows(this.layers().flatMap((l) => [`${this.kv}k.${l}`, `${this.kv}v.${l}`]), copies);
+    if (copies.length > 0) await this.device.copyRows(this.cacheNames(), copies);
     for (const s of rows) {
       s.cached += s.pending.length;
       s.pending = [];

@@ -7,7 +7,8 @@ import { ChatProtocolError } from './errors.ts';
 import type { ChatTokenizer } from './chatTokenizer.ts';
 import type { ChatMessage, ToolSpec } from './types.ts';
 
-export interface ToolResult {
+/** One tool response as the next tool turn shows it to the model. */
+export interface ToolResponse {
   content: string;
   name?: string;
   toolCallId?: string;
@@ -98,7 +99,7 @@ export class RolloutBuilder {
    * The ids of the tool turn that would follow now (tool results, then the next generation prompt), without
    * appending them.
    */
-  toolTurnIds(results: readonly ToolResult[]): number[] {
+  toolTurnIds(results: readonly ToolResponse[]): number[] {
     if (this.turns === 0 || this.turns === this.toolTurns) throw new ChatProtocolError('a tool turn must follow a generated assistant turn');
     if (!this.lastTurnClosed) throw new ChatProtocolError(`the last generated turn did not end with ${this.tok.endOfTurnToken}; no tool turn can follow`);
     if (results.length === 0) throw new ChatProtocolError('a tool turn needs at least one result');
@@ -114,7 +115,7 @@ export class RolloutBuilder {
   }
 
   /** Appends a tool turn (mask 0); returns its ids, or null when it would exceed maxResponseLength. */
-  appendToolResults(results: readonly ToolResult[], opts: AppendOptions = {}): number[] | null {
+  appendToolResults(results: readonly ToolResponse[], opts: AppendOptions = {}): number[] | null {
     const ids = this.toolTurnIds(results);
     if (opts.maxResponseLength !== undefined && this.responseLength + ids.length > opts.maxResponseLength) return null;
     this.idList.push(...ids);
@@ -129,7 +130,7 @@ export class RolloutBuilder {
   }
 }
 
-function toToolMessage(r: ToolResult): ChatMessage {
+function toToolMessage(r: ToolResponse): ChatMessage {
   const m: ChatMessage = { role: 'tool', content: r.content };
   if (r.name !== undefined) m.name = r.name;
   if (r.toolCallId !== undefined) m.tool_call_id = r.toolCallId;

@@ -3,7 +3,7 @@
 // feeds back to the model as that call's tool response (so the model learns what went wrong, instead of
 // verl's silent skip). A turn without any <tool_call> tag is a final answer and ends the episode.
 // The policy table is in docs/chat-protocol.md.
-import type { ToolSpec } from './types.ts';
+import { CODE_INTERPRETER_NAME, type ToolSpec } from './types.ts';
 
 export const TOOL_CALL_OPEN = '<tool_call>';
 export const TOOL_CALL_CLOSE = '</tool_call>';
@@ -189,12 +189,32 @@ export function parseToolCalls(text: string, knownTools: readonly ToolSpec[], op
 const FENCE = /```[ \t]*(?:python3?|py)?[ \t]*\r?\n([\s\S]*?)(?:```|$)/gi;
 
 /**
- * The program to run for a code_interpreter call: the `code` argument, with fenced ```python (or ```py,
- * or bare ```) blocks unwrapped. Several blocks are joined with a newline in order; text outside fences is
- * dropped when there is at least one fence; an unclosed fence runs to the end of the argument.
+ * The program to run for a code_interpreter call, from the arguments as the model sent them: a {code} object,
+ * the JSON text of one, or (for templates that pass the bare program) the code itself. Fenced ```python (or
+ * ```py, or bare ```) blocks are unwrapped: several blocks are joined with a newline in order, text outside
+ * fences is dropped when there is at least one fence, and an unclosed fence runs to the end of the argument.
+ * Arguments of any other shape give an error text meant for the model.
  */
-export function extractCode(args: Record<string, unknown>): string {
-  const code = typeof args.code === 'string' ? args.code : '';
+export function codeFromArguments(args: unknown): string | { error: string } {
+  let value = args;
+  if (typeof value === 'string') {
+    const trimmed = value.trim();
+    if (!trimmed.startsWith('{')) return unwrapFences(value);
+    try {
+      value = JSON.parse(trimmed);
+    } catch {
+      return unwrapFences(value as string); // Python that happens to start with a brace
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { error: `Error: ${CODE_INTERPRETER_NAME} expects arguments {"code": "<python source>"}.` };
+  }
+  const code = (value as Record<string, unknown>).code;
+  if (typeof code !== 'string') return { error: `Error: ${CODE_INTERPRETER_NAME} needs a string argument "code".` };
+  return unwrapFences(code);
+}
+
+function unwrapFences(code: string): string {
   const bodies = [...code.matchAll(FENCE)].map((m) => m[1].replace(/\r?\n$/, ''));
   return bodies.length > 0 ? bodies.join('\n') : code;
 }

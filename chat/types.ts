@@ -25,11 +25,16 @@ export interface ToolSpec {
   function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 
-/** The one tool of the recipe: Python execution with a single required string argument. */
+export const CODE_INTERPRETER_NAME = 'code_interpreter';
+
+/**
+ * The one tool of the recipe: Python execution with a single required string argument. Its one home: the prompt
+ * the model is trained on and sampled with must not depend on which module a caller imported.
+ */
 export const CODE_INTERPRETER_TOOL: ToolSpec = {
   type: 'function',
   function: {
-    name: 'code_interpreter',
+    name: CODE_INTERPRETER_NAME,
     description: 'Executes Python code and returns its output.',
     parameters: {
       type: 'object',

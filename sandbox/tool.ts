@@ -2,6 +2,8 @@
 // and turns the result into the text shown to the model: stdout + stderr (tracebacks included), or a fixed
 // time-out / failure message, truncated to a configurable length and side. It never throws on bad arguments or a
 // broken sandbox: the model gets an explanatory text instead, so a rollout never crashes.
+import { CODE_INTERPRETER_NAME, CODE_INTERPRETER_TOOL } from '../chat/types.ts';
+import { codeFromArguments } from '../chat/toolCalls.ts';
 import type { RunResult, RunStatus, Sandbox } from './types.ts';
 
 export type TruncateSide = 'middle' | 'head' | 'tail';
@@ -23,7 +25,8 @@ export interface CodeInterpreterOptions {
 
 export type ToolStatus = RunStatus | 'invalid_arguments';
 
-export interface ToolResult {
+/** One execution of the tool: the text the model sees and how the run went. */
+export interface ToolExecution {
   /** What the model sees. */
   text: string;
   status: ToolStatus;
@@ -31,22 +34,6 @@ export interface ToolResult {
   /** The sandbox result, absent when the arguments were invalid. */
   run?: RunResult;
 }
-
-export const TOOL_NAME = 'code_interpreter';
-
-/** The tool schema the chat template lists (recipe.md section 4). */
-export const CODE_INTERPRETER_SCHEMA = {
-  type: 'function',
-  function: {
-    name: TOOL_NAME,
-    description: 'Execute Python code and return its output.',
-    parameters: {
-      type: 'object',
-      properties: { code: { type: 'string', description: 'The code to execute.' } },
-      required: ['code'],
-    },
-  },
-} as const;
 
 /** Cut text to at most maxChars code points (plus the marker), keeping the chosen side(s). */
 export function truncateOutput(text: string, maxChars: number, side: TruncateSide): { text: string; truncated: boolean } {
@@ -62,32 +49,9 @@ export function truncateOutput(text: string, maxChars: number, side: TruncateSid
   return { text: chars.slice(0, head).join('') + marker + chars.slice(chars.length - tail).join(''), truncated: true };
 }
 
-/** Pull the code out of the tool-call arguments: a {code} object, a JSON string of one, or the code itself. */
-export function codeFromArguments(args: unknown): string | { error: string } {
-  let value = args;
-  if (typeof value === 'string') {
-    const trimmed = value.trim();
-    if (trimmed.startsWith('{')) {
-      try {
-        value = JSON.parse(trimmed);
-      } catch {
-        return value as string; // Python that happens to start with a brace
-      }
-    } else {
-      return value;
-    }
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { error: `Error: ${TOOL_NAME} expects arguments {"code": "<python source>"}.` };
-  }
-  const code = (value as Record<string, unknown>).code;
-  if (typeof code !== 'string') return { error: `Error: ${TOOL_NAME} needs a string argument "code".` };
-  return code;
-}
-
 export class CodeInterpreter {
-  readonly name = TOOL_NAME;
-  readonly schema = CODE_INTERPRETER_SCHEMA;
+  readonly name = CODE_INTERPRETER_NAME;
+  readonly schema = CODE_INTERPRETER_TOOL;
   private readonly options: Required<Omit<CodeInterpreterOptions, 'sandbox'>> & { sandbox: Sandbox };
 
   constructor(options: CodeInterpreterOptions) {
@@ -104,7 +68,7 @@ export class CodeInterpreter {
   }
 
   /** Run one tool call. Arguments as the model sent them (object or JSON string). */
-  async execute(args: unknown): Promise<ToolResult> {
+  async execute(args: unknown): Promise<ToolExecution> {
     const code = codeFromArguments(args);
     if (typeof code !== 'string') return { text: code.error, status: 'invalid_arguments', truncated: false };
     const o = this.options;

@@ -1,7 +1,7 @@
 // Hermes tool-call parsing: every malformed case has its documented outcome (docs/chat-protocol.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CODE_INTERPRETER_TOOL, extractCode, parseToolCalls } from '../../chat/index.ts';
+import { CODE_INTERPRETER_TOOL, codeFromArguments, parseToolCalls } from '../../chat/index.ts';
 import type { ToolSpec } from '../../chat/index.ts';
 
 const tools: ToolSpec[] = [CODE_INTERPRETER_TOOL];
@@ -100,11 +100,11 @@ test('a stray closing tag without an opening one is plain content', () => {
   assert.equal(p.content, 'done </tool_call>');
 });
 
-test('extractCode unwraps fenced python blocks', () => {
-  assert.equal(extractCode({ code: 'print(1)' }), 'print(1)');
-  assert.equal(extractCode({ code: '```python\nx = 1\nprint(x)\n```' }), 'x = 1\nprint(x)');
-  assert.equal(extractCode({ code: 'Here:\n```py\na = 2\n```\nand\n```\nprint(a)\n```\nthanks' }), 'a = 2\nprint(a)');
-  assert.equal(extractCode({ code: '```python\nprint(3)' }), 'print(3)');
-  assert.equal(extractCode({ code: '```bash\nls\n```' }), '```bash\nls\n```');
-  assert.equal(extractCode({}), '');
+test('codeFromArguments unwraps fenced python blocks', () => {
+  assert.equal(codeFromArguments({ code: 'print(1)' }), 'print(1)');
+  assert.equal(codeFromArguments({ code: '```python\nx = 1\nprint(x)\n```' }), 'x = 1\nprint(x)');
+  assert.equal(codeFromArguments({ code: 'Here:\n```py\na = 2\n```\nand\n```\nprint(a)\n```\nthanks' }), 'a = 2\nprint(a)');
+  assert.equal(codeFromArguments({ code: '```python\nprint(3)' }), 'print(3)');
+  assert.equal(codeFromArguments({ code: '```bash\nls\n```' }), '```bash\nls\n```');
+  assert.deepEqual(codeFromArguments({}), { error: 'Error: code_interpreter needs a string argument "code".' });
 });

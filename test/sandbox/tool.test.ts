@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createSandboxFusion } from '../../sandbox/fusion.ts';
 import { createLocalSandbox } from '../../sandbox/local.ts';
 import type { LocalSandbox } from '../../sandbox/local.ts';
-import { CodeInterpreter, codeFromArguments, truncateOutput } from '../../sandbox/tool.ts';
+import { codeFromArguments } from '../../chat/toolCalls.ts';
+import { CodeInterpreter, truncateOutput } from '../../sandbox/tool.ts';
 import { startFakeService } from './fake-fusion.ts';
 import type { FakeService } from './fake-fusion.ts';
 

@@ -1,5 +1,5 @@
 // Lint rules: typescript-eslint's recommended set, plus the layering rule of the design card:
-// lower layers (schemas, engine, chat, sandbox, rewards) never import higher ones.
+// lower layers (core, schemas, engine, chat, sandbox, rewards) never import higher ones.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -16,6 +16,11 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/consistent-type-imports': 'error',
     },
+  },
+  {
+    // core/ is the bottom layer: small helpers (digests, canonical JSON, atomic writes) every layer may use.
+    files: ['core/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../core/*'], message: 'core/ imports nothing of the project' }] }] },
   },
   {
     files: ['schemas/**', 'engine/**', 'chat/**', 'sandbox/**', 'rewards/**'],

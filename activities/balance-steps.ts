@@ -2,17 +2,16 @@
 // activity can: heartbeats that carry resumable progress, resuming from the last heartbeat after a crash, and the
 // mapping of bad input to non-retryable failures (retrying a corrupt file only wastes the retry budget).
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { SourceConfig } from '../schemas/recipe.ts';
 import * as balance from './balance/index.ts';
 
-/** Error names that describe the input, not the machine: failing again would give the same answer. */
-export const NON_RETRYABLE = ['BadInputError', 'ShortfallError', 'RecipeError'];
 
 async function asActivity<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof Error && NON_RETRYABLE.includes(err.name)) {
+    if (err instanceof Error && (NON_RETRYABLE_ERRORS as readonly string[]).includes(err.name)) {
       throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
     }
     throw err;

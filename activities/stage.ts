@@ -9,7 +9,7 @@ import { parseRecipe, RecipeError } from '../schemas/recipe.ts';
 import type { CodeVersion, StageAudit, StageContext } from '../schemas/stage.ts';
 import type { ArtifactRef } from '../schemas/artifact.ts';
 import { sha256Bytes, writeNamedArtifact } from './artifacts.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 import { PROJECT_ROOT } from './project-root.ts';
 
 let cachedVersion: CodeVersion | undefined;

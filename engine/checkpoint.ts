@@ -3,12 +3,13 @@
 // Every file is written atomically and deterministically; config.json / training_state.json are written last, so a
 // directory whose final file is present holds a complete checkpoint.
 import { readFile, readdir, rm, mkdir, stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join, basename } from 'node:path';
 import { readQwen3Config, qwen3ParamShapes, toHfConfig } from './config.ts';
 import type { Qwen3Config } from './config.ts';
-import { readSafetensors, writeSafetensors, writeFileAtomic, storedBytes } from './safetensors.ts';
+import { writeBytesAtomic } from '../core/atomic-write.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
+import { sha256File } from '../core/digest.ts';
+import { readSafetensors, writeSafetensors, storedBytes } from './safetensors.ts';
 import type { LoadedTensor, WriteDtype } from './safetensors.ts';
 import { Rng } from './rng.ts';
 import type { RngState } from './rng.ts';
@@ -195,7 +196,7 @@ export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): 
   }
   if (shards.length > 1) {
     const index = { metadata: { total_parameters: totalParams, total_size: totalBytes }, weight_map: weightMap };
-    files.push({ name: INDEX_FILE, ...(await writeText(join(dir, INDEX_FILE), canonicalJson(index, 2))) });
+    files.push({ name: INDEX_FILE, ...(await writeBytesAtomic(join(dir, INDEX_FILE), canonicalJson(index, 2))) });
   }
   // Remove weight files of an earlier save with another layout, or the loader would see stale or duplicate tensors.
   for (const entry of await readdir(dir)) {
@@ -203,39 +204,11 @@ export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): 
     if (stale) await rm(join(dir, entry), { force: true });
   }
   const hfConfig = toHfConfig(opts.config, opts.dtype === 'f32' ? 'float32' : 'bfloat16', opts.rawConfig ?? {});
-  files.push({ name: 'config.json', ...(await writeText(join(dir, 'config.json'), JSON.stringify(hfConfig, null, 2) + '\n')) });
+  files.push({ name: 'config.json', ...(await writeBytesAtomic(join(dir, 'config.json'), JSON.stringify(hfConfig, null, 2) + '\n')) });
   return { files };
 }
 
 // ---- training state --------------------------------------------------------------------------------------------
-
-/** JSON with object keys sorted at every level; throws on values JSON cannot round-trip exactly. */
-export function canonicalJson(value: unknown, indent = 0): string {
-  const normalise = (v: unknown, path: string): unknown => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new Error(`${path}: ${v} cannot be stored in JSON`);
-      return v;
-    }
-    if (Array.isArray(v)) return v.map((x, i) => normalise(x, `${path}[${i}]`));
-    if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-      const o = v as Record<string, unknown>;
-      return Object.fromEntries(Object.keys(o).sort().map((k) => [k, normalise(o[k], `${path}.${k}`)]));
-    }
-    throw new Error(`${path}: ${typeof v} values cannot be stored in JSON`);
-  };
-  return JSON.stringify(normalise(value, '$'), null, indent) + (indent ? '\n' : '');
-}
-
-async function writeText(path: string, text: string): Promise<{ bytes: number; sha256: string }> {
-  return writeFileAtomic(path, (write) => write(Buffer.from(text, 'utf8')));
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 function checkMoments(m: Weights, v: Weights, what: string, like?: Weights): void {
   const reference = like ?? m;
@@ -270,7 +243,7 @@ export async function saveTrainingState(dir: string, state: TrainingState): Prom
   for (const [name, t] of state.optimizer.v) tensors.set(`v.${name}`, t);
   const written = await writeSafetensors(join(dir, OPTIMIZER_FILE), tensors, { dtype: 'F32', metadata: { format: STATE_FORMAT } });
   const doc = { format: STATE_FORMAT, version: 1, step: state.step, rng: state.rng, extra: state.extra, optimizer: { file: OPTIMIZER_FILE, ...written } };
-  await writeText(join(dir, STATE_FILE), canonicalJson(doc, 2));
+  await writeBytesAtomic(join(dir, STATE_FILE), canonicalJson(doc, 2));
 }
 
 /**

@@ -4,10 +4,10 @@
 // data section exactly, as the reference Rust reader demands) and works through a file descriptor, so shards
 // larger than Node's 2 GiB readFile limit load tensor by tensor. Writing is deterministic (sorted names, no
 // timestamps, header padded to 8 bytes) and atomic (temp file + fsync + rename).
-import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
-import { open, rename, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/atomic-write.ts';
 import { numel } from './tensors.ts';
 import type { HostTensor } from './tensors.ts';
 
@@ -295,35 +295,6 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, HostTensor>, opts
     at += p.length;
   }
   return out;
-}
-
-/**
- * Writes `path` through a temp file in the same directory, fsynced and renamed into place, so a crash leaves
- * either the old file or the new one, never a torn one. `produce` streams the content through `write`.
- */
-export async function writeFileAtomic(path: string, produce: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<{ bytes: number; sha256: string }> {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const fh = await open(tmp, 'w');
-  try {
-    await produce(async (chunk) => {
-      for (let done = 0; done < chunk.length; ) {
-        const { bytesWritten } = await fh.write(chunk, done, Math.min(IO_CHUNK, chunk.length - done));
-        done += bytesWritten;
-      }
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Writes tensors (sorted by name) to a safetensors file atomically; returns its size and sha256. */

@@ -43,6 +43,3 @@ export function fromRunCodeResponse(body: RunCodeResponse): RunResult {
   };
 }
 
-export function toBase64(value: string | Uint8Array): string {
-  return typeof value === 'string' ? Buffer.from(value, 'utf8').toString('base64') : Buffer.from(value).toString('base64');
-}

@@ -3,7 +3,8 @@
 // exponential back-off; when it gives up, the run comes back as sandbox_error with a message saying why (a
 // rollout never crashes on a flaky sandbox).
 import { runFusionCases } from './fusion-cases.ts';
-import { fromRunCodeResponse, toBase64 } from './fusion-wire.ts';
+import { toBase64 } from '../core/base64.ts';
+import { fromRunCodeResponse } from './fusion-wire.ts';
 import type { RunCodeRequest, RunCodeResponse } from './fusion-wire.ts';
 import type { CaseJob, CaseJobOptions, CaseRun, CaseRunner, RunRequest, RunResult, Sandbox } from './types.ts';
 

@@ -2,6 +2,7 @@
 // server, sends one request, and gets results back; a server that crashed, was killed or stopped answering is
 // replaced transparently on the next call. Snippets never share a process or a /tmp (the server forks a fresh
 // child per snippet and wipes /tmp and /dev/shm after each).
+import { toBase64 } from '../core/base64.ts';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ForkServer, SandboxServerError } from './fork-server.ts';
@@ -49,10 +50,6 @@ const SERVER_SOURCES = ['harness.py', 'session.py', 'server.py'].map((name) => n
 const BACKSTOP_SLACK_MS = 5_000;
 // Below this many tests per server, splitting a problem's tests costs more in round trips than it saves.
 const MIN_CASES_PER_SERVER = 4;
-
-function toBase64(value: string | Uint8Array): string {
-  return typeof value === 'string' ? Buffer.from(value, 'utf8').toString('base64') : Buffer.from(value).toString('base64');
-}
 
 function sandboxErrorResult(message: string): CaseRun {
   return { status: 'sandbox_error', exitCode: null, stdout: '', stderr: message, executionTimeMs: 0, reason: 'sandbox_error', signal: null, reports: [] };

@@ -2,17 +2,17 @@
 // -> write the verl RL set and the rejects table -> audit. Steps exchange artifact references, never rows.
 import { ApplicationFailure, proxyActivities, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
+import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { Recipe } from '../schemas/recipe.ts';
 import type { BalanceStageResult, SourceCounts, StepTiming } from '../schemas/stage.ts';
 
-const NON_RETRYABLE = ['BadInputError', 'ShortfallError', 'RecipeError'];
 
 function steps(heartbeatTimeoutS: number, maxAttempts: number, summary?: string) {
   return proxyActivities<typeof activities>({
     summary,
     startToCloseTimeout: '4 hours',
     heartbeatTimeout: `${heartbeatTimeoutS} seconds`,
-    retry: { maximumAttempts: maxAttempts, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE },
+    retry: { maximumAttempts: maxAttempts, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
   });
 }
 

@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { sha256File } from '../../core/digest.ts';
-import { ingestSource, selectBalanced, writeRejectsTable, writeRlDataset } from '../../activities/balance/index.ts';
+import { ingestSource, selectBalanced, writeRejectsTable, writeRlDataset } from '../../datasets/balance/index.ts';
 import { makeFixture, PRIORITY, tempDir } from './helpers.ts';
 
 const TEMPLATES = { math: '{problem}\n\nPut the answer in \\boxed{}.', code: '{problem}\n\n{starter_code_block}Write Python 3.' };

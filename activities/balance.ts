@@ -1,10 +1,10 @@
-// Temporal-facing wrappers of the balance stage's data work (activities/balance/). They add what only an
+// Temporal-facing wrappers of the balance stage's data work (datasets/balance/). They add what only an
 // activity can: heartbeats that carry resumable progress, resuming from the last heartbeat after a crash, and the
 // mapping of bad input to non-retryable failures (retrying a corrupt file only wastes the retry budget).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { SourceConfig } from '../schemas/recipe.ts';
-import * as balance from './balance/index.ts';
+import * as balance from '../datasets/balance/index.ts';
 
 
 async function asActivity<T>(work: () => Promise<T>): Promise<T> {

@@ -3,10 +3,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { DataType, makeData, RecordBatch, RecordBatchStreamWriter, Struct, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { DataType, makeData, RecordBatch, RecordBatchStreamWriter, Struct, vectorFromArray } from 'apache-arrow';
 import type { Schema } from 'apache-arrow';
-import { commitContentAddressed, tempPathFor } from '../../artifacts.ts';
-import type { ArtifactRef } from '../../../schemas/artifact.ts';
+import { tempPathFor } from '../../core/atomic-write.ts';
+import { commitContentAddressed } from '../artifacts.ts';
+import type { ArtifactRef } from '../../schemas/artifact.ts';
 import { Int64Column, Utf8Column } from './column-builders.ts';
 
 /**
@@ -109,9 +110,4 @@ export class IpcStreamFile {
     await this.done;
     return commitContentAddressed(this.tmp, this.dir, this.stem, 'arrow', this.rows);
   }
-}
-
-/** Serialises a whole (small) table as one IPC stream. */
-export function tableToStreamBytes(batches: RecordBatch[], schema: Schema): Uint8Array {
-  return tableToIPC(batches.length ? new Table(batches) : new Table(schema), 'stream');
 }

@@ -6,9 +6,11 @@ import type { FileHandle } from 'node:fs/promises';
 import { Message, MessageHeader, RecordBatchReader } from 'apache-arrow';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import type { ArtifactRef } from '../../schemas/artifact.ts';
-import { commitContentAddressed, sha256File, tempPathFor } from '../artifacts.ts';
-import { BadInputError } from './errors.ts';
-import { IpcStreamFile } from './io/arrow-write.ts';
+import { tempPathFor } from '../../core/atomic-write.ts';
+import { sha256File } from '../../core/digest.ts';
+import { commitContentAddressed } from '../artifacts.ts';
+import { BadInputError } from '../errors.ts';
+import { IpcStreamFile } from './arrow-write.ts';
 
 /** Streams the batches of an intermediate IPC file we wrote; a schema that differs from `schema` is an error. */
 export async function* readIpc(ref: ArtifactRef, schema: Schema): AsyncGenerator<RecordBatch> {

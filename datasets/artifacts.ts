@@ -6,9 +6,8 @@ import { dirname, join } from 'node:path';
 import { writeBytesAtomic } from '../core/atomic-write.ts';
 import { sha256File } from '../core/digest.ts';
 import type { ArtifactRef } from '../schemas/artifact.ts';
+import { BadInputError } from './errors.ts';
 
-export { sha256Bytes, sha256File } from '../core/digest.ts';
-export { tempPathFor } from '../core/atomic-write.ts';
 
 /**
  * Moves a finished temporary file to `<dir>/<stem>-<sha12>.<ext>` and returns its reference. Same bytes, same
@@ -42,10 +41,21 @@ export async function writeNamedArtifact(
   return { path, sha256: written.sha256, rows, bytes: written.bytes, format };
 }
 
-/** Confirms a referenced file still holds the bytes it was recorded with; a mismatch is never retried away. */
+/**
+ * Confirms a referenced file still holds the bytes it was recorded with, before a step reads it: size first
+ * (free), then sha256. A missing or changed file is a BadInputError (non-retryable): reading it again would give
+ * the same wrong bytes, and the step that wrote it has to run again.
+ */
 export async function verifyArtifact(ref: ArtifactRef): Promise<void> {
+  let size: number;
+  try {
+    size = (await stat(ref.path)).size;
+  } catch {
+    throw new BadInputError(`artifact ${ref.path} is gone since it was written`);
+  }
+  if (size !== ref.bytes) throw new BadInputError(`artifact ${ref.path} changed since it was written: ${size} bytes, recorded ${ref.bytes}`);
   const actual = await sha256File(ref.path);
   if (actual !== ref.sha256) {
-    throw new Error(`artifact ${ref.path} changed since it was written: sha256 ${actual} != recorded ${ref.sha256}`);
+    throw new BadInputError(`artifact ${ref.path} changed since it was written: sha256 ${actual}, recorded ${ref.sha256}`);
   }
 }

@@ -1,6 +1,6 @@
 // Builds record batches for a declared schema from column arrays and streams them to an Arrow IPC stream file.
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { DataType, makeData, RecordBatch, RecordBatchStreamWriter, Struct, vectorFromArray } from 'apache-arrow';
@@ -102,6 +102,17 @@ export class IpcStreamFile {
     this.writer.write(batch);
     this.wrote = true;
     this.rows += batch.numRows;
+  }
+
+  /** Gives up the file: the temporary file is removed (a failed step leaves no half-written parts behind). */
+  async abort(): Promise<void> {
+    try {
+      this.writer.finish();
+      await this.done;
+    } catch {
+      // A stream that already failed has nothing left to flush; the file goes either way.
+    }
+    await rm(this.tmp, { force: true });
   }
 
   async commit(): Promise<ArtifactRef> {

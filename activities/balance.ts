@@ -6,6 +6,8 @@ import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { SourceConfig } from '../schemas/recipe.ts';
 import * as balance from '../datasets/balance/index.ts';
 
+/** How often a step heartbeats while its worker thread computes (well under any sensible heartbeat timeout). */
+const HEARTBEAT_MS = 1_000;
 
 async function asActivity<T>(work: () => Promise<T>): Promise<T> {
   try {
@@ -23,10 +25,26 @@ export async function ingestSource(args: { source: SourceConfig; baseDir: string
   // Details of the previous attempt's last heartbeat: the files it had finished.
   const resume = ctx.info.heartbeatDetails as unknown;
   if (resume !== undefined) ctx.log.info('resuming ingest from heartbeat', { source: args.source.name });
-  return asActivity(() =>
-    // Cancellation reaches an activity through its heartbeats; the signal then stops the worker thread.
-    balance.ingestSource({ ...args, resume, signal: ctx.cancellationSignal, onProgress: (progress) => ctx.heartbeat(progress) }),
-  );
+  // Progress is heartbeated as it comes; between reports (a worker thread booting on a busy machine, a long row
+  // group) the last report is repeated, so a live worker is never taken for a dead one.
+  let last: unknown = resume;
+  const beat = setInterval(() => ctx.heartbeat(last), HEARTBEAT_MS);
+  try {
+    return await asActivity(() =>
+      // Cancellation reaches an activity through its heartbeats; the signal then stops the worker thread.
+      balance.ingestSource({
+        ...args,
+        resume,
+        signal: ctx.cancellationSignal,
+        onProgress: (progress) => {
+          last = progress;
+          ctx.heartbeat(progress);
+        },
+      }),
+    );
+  } finally {
+    clearInterval(beat);
+  }
 }
 
 /**
@@ -35,7 +53,7 @@ export async function ingestSource(args: { source: SourceConfig; baseDir: string
  */
 async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(), 5_000);
+  const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
   try {
     return await asActivity(() => work(ctx.cancellationSignal));
   } finally {

@@ -1,8 +1,7 @@
 // Runs CPU-bound tasks in worker threads, so an activity's event loop stays free for heartbeats and cancellation.
 // The process runs TypeScript through tsx; a worker does not get tsx's loader for its entry module from inherited
 // execArgv on Node 20, so a tiny eval'd bootstrap registers tsx in the worker first and then imports the .ts
-// entry. Booting a worker that way costs a few tenths of a second of CPU, about as much as a small task's whole
-// work, so a worker that finished a task cleanly is kept (unref'd, so it never holds the process open) and reused
+// entry. Booting a worker that way costs about as much CPU as a small task's whole work, so a worker that finished a task cleanly is kept (unref'd, so it never holds the process open) and reused
 // for the next task of the same pool for up to IDLE_MS. A worker whose task failed or was cancelled is
 // terminated, never reused. The entry module calls serveTasks(); errors cross the thread boundary as plain
 // objects and the pool's `revive` rebuilds their classes.

@@ -24,9 +24,9 @@ const runInWorker = <T>(task: BalanceTask, onProgress?: (p: unknown) => void, si
   pool.run<T>(task, onProgress, signal);
 
 /**
- * Lanes per source by default: one. The workflow already runs the five ingests at once, and on the 2-core
- * machines measured (bench/balance) a second lane per source made the parallel stage slower and ~250 MiB larger,
- * and did not speed up a lone ingest while other jobs held the cores. Callers with idle cores can ask for more.
+ * Lanes per source by default: one. The workflow already runs the five ingests at once, so they compete for the
+ * cores; a second lane per source only adds memory there (docs/BENCHMARKS.md, balance stage). Callers with idle
+ * cores can ask for more.
  */
 const DEFAULT_LANES = 1;
 

@@ -35,11 +35,12 @@ interface Cli {
   kill: () => void;
 }
 
-function cli(...args: string[]): Cli {
+/** `agentrl <args>` in a child process, on `taskQueue`. */
+function cli(taskQueue: string, ...args: string[]): Cli {
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'infra/cli.ts'), ...args], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, AGENTRL_TASK_QUEUE: queue },
+    env: { ...process.env, AGENTRL_TASK_QUEUE: taskQueue },
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -48,7 +49,7 @@ function cli(...args: string[]): Cli {
 }
 
 async function runToEnd(runId: string): Promise<string> {
-  const c = cli('run', recipeFile, '--address', env.server.address, '--run-id', runId);
+  const c = cli(queue, 'run', recipeFile, '--address', env.server.address, '--run-id', runId);
   const timer = setTimeout(c.kill, 240_000);
   const code = await c.exit;
   clearTimeout(timer);
@@ -68,19 +69,12 @@ test('run, leave the server up, run again with --address: the second run complet
 
 test('with --no-worker and no live worker, the CLI says within seconds what the run waits for', async () => {
   const lonely = uniqueQueue('cli-lonely');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'infra/cli.ts'), 'run', recipeFile, '--address', env.server.address, '--run-id', 'cli-waits', '--no-worker'], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, AGENTRL_TASK_QUEUE: lonely },
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
+  const c = cli(lonely, 'run', recipeFile, '--address', env.server.address, '--run-id', 'cli-waits', '--no-worker');
   try {
-    await waitFor('the waiting notice', async () => /waiting \d+s for a worker on task queue/.test(out), 60_000, 200);
-    assert.match(out, new RegExp(`task queue "${lonely}" to take the workflow task of cli-waits; no worker has polled it recently`));
+    await waitFor('the waiting notice', async () => /waiting \d+s for a worker on task queue/.test(c.output()), 60_000, 200);
+    assert.match(c.output(), new RegExp(`task queue "${lonely}" to take the workflow task of cli-waits; no worker has polled it recently`));
   } finally {
-    child.kill('SIGKILL');
+    c.kill();
     await env.client.workflow.getHandle('cli-waits').terminate('test over').catch(() => undefined);
   }
 });

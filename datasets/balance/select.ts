@@ -106,7 +106,7 @@ export function dedupeOrder(sources: string[], priority: string[]): string[] {
 }
 
 export async function selectRows(args: SelectArgs): Promise<{ selected: ArtifactRef; rejects: ArtifactRef; counts: Record<string, SelectCounts> }> {
-  for (const input of args.inputs) await verifyArtifact(input.candidates);
+  for (const input of args.inputs) await verifyArtifact(input.candidates, { sizeOnly: true });
   const byName = new Map<string, SelectArgs['inputs'][number]>();
   for (const input of args.inputs) {
     if (byName.has(input.source)) throw new Error(`selectBalanced: source "${input.source}" is listed twice`);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFile, cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { ingestSource, selectBalanced } from '../../datasets/balance/index.ts';
+import { ingestSource, selectBalanced, writeRlDataset } from '../../datasets/balance/index.ts';
 import type { IngestResult } from '../../datasets/balance/index.ts';
 import type { SourceConfig } from '../../schemas/recipe.ts';
 import type { BalanceFixture } from '../fixtures/balance-sources.ts';
@@ -175,6 +175,20 @@ describe('select', () => {
     await assert.rejects(selectBalanced({ inputs, seed: 1, priority: PRIORITY, shortfall: 'error', workDir: work }), {
       name: 'BadInputError',
       message: new RegExp(`artifact ${moved} changed since it was written`, 'u'),
+    });
+  });
+
+  it('a selected file with one byte changed (same size) is refused by the writer, naming the sha256 mismatch', async () => {
+    const work = await tempDir('w');
+    const inputs = ingested.map((r) => ({ source: r.source, candidates: r.candidates, take: 10 }));
+    const sel = await selectBalanced({ inputs, seed: 1, priority: PRIORITY, shortfall: 'error', workDir: work });
+    const bytes = await readFile(sel.selected.path);
+    bytes[bytes.length >> 1] ^= 0x01;
+    await writeFile(sel.selected.path, bytes);
+    const templates = { math: '{problem}', code: '{problem}' };
+    await assert.rejects(writeRlDataset({ selected: sel.selected, templates, agentName: 'a', split: 'train', outDir: work }), {
+      name: 'BadInputError',
+      message: new RegExp(`artifact ${sel.selected.path} changed since it was written: sha256`, 'u'),
     });
   });
 });

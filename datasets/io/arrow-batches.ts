@@ -28,7 +28,7 @@ export async function assertReadable(path: string): Promise<void> {
 async function openParquet(path: string): Promise<ParquetFile> {
   await assertReadable(path);
   try {
-    return await ParquetFile.fromFile(await openAsBlob(path));
+    return await catchWasmPanic(ParquetFile.fromFile(await openAsBlob(path)));
   } catch (err) {
     throw new BadInputError(`${path}: not a readable parquet file (${errText(err)}); the file is corrupt or truncated`);
   }

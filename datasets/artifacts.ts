@@ -62,3 +62,14 @@ export async function verifyArtifact(ref: ArtifactRef, opts: { sizeOnly?: boolea
     throw new BadInputError(`artifact ${ref.path} changed since it was written: sha256 ${actual}, recorded ${ref.sha256}`);
   }
 }
+
+/** The reference if the file still holds exactly the recorded bytes, else null (a resumed step then redoes it). */
+export async function verifiedRef(ref: ArtifactRef | undefined): Promise<ArtifactRef | null> {
+  if (!ref || typeof ref.path !== 'string') return null;
+  try {
+    await verifyArtifact(ref);
+    return ref;
+  } catch {
+    return null;
+  }
+}

@@ -21,7 +21,8 @@ import { cellGetter, utf8Slices } from '../io/fast-columns.ts';
 import type { CellGetter, Utf8Slices } from '../io/fast-columns.ts';
 import { readJsonRecords } from '../io/json-records.ts';
 import { checkColumnType, validateStringColumn } from '../io/validate.ts';
-import { concatIpc, verifiedRef } from '../io/ipc-parts.ts';
+import { verifiedRef } from '../artifacts.ts';
+import { concatIpc } from '../io/ipc-parts.ts';
 import { contentKey, contentKeyAscii, rowUid } from './normalise.ts';
 
 import { ProgressTracker } from './progress.ts';

@@ -1,13 +1,11 @@
-// Intermediate Arrow IPC files: streaming them back batch by batch, concatenating part files, and checking a
-// recorded reference before reuse.
+// Intermediate Arrow IPC files: streaming them back batch by batch and concatenating part files.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Message, MessageHeader, RecordBatchReader } from 'apache-arrow';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import type { ArtifactRef } from '../../schemas/artifact.ts';
 import { tempPathFor } from '../../core/atomic-write.ts';
-import { sha256File } from '../../core/digest.ts';
 import { commitContentAddressed } from '../artifacts.ts';
 import { BadInputError } from '../errors.ts';
 import { IpcStreamFile } from './arrow-write.ts';
@@ -129,17 +127,5 @@ async function copyRange(from: FileHandle, to: FileHandle, start: number, length
     if (bytesRead !== n) throw new BadInputError(`intermediate Arrow file ended inside a record batch body`);
     await to.write(chunk.subarray(0, n));
     done += n;
-  }
-}
-
-/** The reference if the file still holds exactly the recorded bytes, else null (then the work is redone). */
-export async function verifiedRef(ref: ArtifactRef | undefined): Promise<ArtifactRef | null> {
-  if (!ref || typeof ref.path !== 'string') return null;
-  try {
-    const { size } = await stat(ref.path);
-    if (size !== ref.bytes) return null;
-    return (await sha256File(ref.path)) === ref.sha256 ? ref : null;
-  } catch {
-    return null;
   }
 }

@@ -51,9 +51,12 @@ export async function concatIpc(parts: ArtifactRef[], schema: Schema, dir: strin
       rows += copied;
     }
     if (ok && rows > 0) await out.write(END_OF_STREAM);
-  } finally {
+  } catch (err) {
     await out.close();
+    await rm(tmp, { force: true });
+    throw err;
   }
+  await out.close();
   if (ok && rows > 0) return commitContentAddressed(tmp, dir, stem, 'arrow', rows);
   // No rows at all (the writer adds one empty batch) or a layout we do not copy: decode and re-encode.
   await rm(tmp, { force: true });

@@ -1,9 +1,17 @@
-// Lint rules: typescript-eslint's recommended set, plus the layering rule of the design card:
-// lower layers (core, schemas, engine, chat, sandbox, rewards) never import higher ones.
+// Lint rules: typescript-eslint's recommended set, plus the layering of docs/ARCHITECTURE.md, bottom to top:
+//   core/  <  schemas/ engine/ chat/ sandbox/ rewards/  <  datasets/ training/ agent/  <  activities/  <  workflows/  <  infra/
+// A layer never imports a higher one. (training/ and agent/ are the library layers of the SFT and GRPO stages.)
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const higher = ['**/activities/**', '**/workflows/**', '**/infra/**'];
+const LIBRARIES = ['schemas', 'engine', 'chat', 'sandbox', 'rewards'];
+const COMBINING = ['datasets', 'training', 'agent'];
+
+/** A no-restricted-imports rule forbidding imports of the given top-level folders. */
+function forbid(folders, message, extra = []) {
+  return { 'no-restricted-imports': ['error', { patterns: [...folders.map((f) => ({ group: [`**/${f}/**`, `**/${f}`], message })), ...extra] }] };
+}
+const NO_TEMPORAL = { group: ['@temporalio/*'], message: 'libraries know nothing of Temporal: map errors and heartbeat in activities/' };
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.state/**', '.tools/**', 'runs/**', '**/*.py', 'test/fixtures/generated/**', 'bench/out/**'] },
@@ -23,12 +31,28 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../core/*'], message: 'core/ imports nothing of the project' }] }] },
   },
   {
-    files: ['schemas/**', 'engine/**', 'chat/**', 'sandbox/**', 'rewards/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: higher.map((group) => ({ group: [group], message: 'lower layers must not import activities/workflows/infra' })) }] },
+    files: LIBRARIES.map((l) => `${l}/**`),
+    rules: forbid([...COMBINING, 'activities', 'workflows', 'infra'], 'schemas/engine/chat/sandbox/rewards must not import datasets/training/agent/activities/workflows/infra', [NO_TEMPORAL]),
+  },
+  {
+    // The library layers that combine the ones below; no Temporal here.
+    files: COMBINING.map((l) => `${l}/**`),
+    rules: forbid(['activities', 'workflows', 'infra'], 'datasets/training/agent must not import activities/workflows/infra', [NO_TEMPORAL]),
+  },
+  {
+    files: ['activities/**'],
+    rules: forbid(['workflows', 'infra'], 'activities must not import workflows/infra'),
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node I/O modules.
     files: ['workflows/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'worker_threads', 'os', 'crypto'], message: 'workflows must stay deterministic: do I/O in activities' }] }] },
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'path', 'child_process', 'worker_threads', 'os', 'crypto'], message: 'workflows must stay deterministic: do I/O in activities' },
+          { group: ['**/infra/**', '**/infra'], message: 'workflows must not import infra' },
+        ],
+      }],
+    },
   },
 );

@@ -1,3 +1,3 @@
 // Every activity the worker registers. Workflows import this module with `import type` only.
 export { prepareStage, writeStageAudit } from './stage.ts';
-export { ingestSource, selectBalanced, writeRlDataset, writeRejectsTable } from './balance-steps.ts';
+export { ingestSource, selectBalanced, writeRlDataset, writeRejectsTable } from './balance.ts';

@@ -8,9 +8,10 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { parseRecipe, RecipeError } from '../schemas/recipe.ts';
 import type { CodeVersion, StageAudit, StageContext } from '../schemas/stage.ts';
 import type { ArtifactRef } from '../schemas/artifact.ts';
-import { sha256Bytes, writeNamedArtifact } from './artifacts.ts';
+import { sha256Bytes } from '../core/digest.ts';
+import { writeNamedArtifact } from '../datasets/artifacts.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
-import { PROJECT_ROOT } from './project-root.ts';
+import { PROJECT_ROOT } from '../core/project-root.ts';
 
 let cachedVersion: CodeVersion | undefined;
 

@@ -5,14 +5,14 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { RecipeError, STAGES, type Stage } from '../schemas/recipe.ts';
 import type { PipelineResult, StageAudit } from '../schemas/stage.ts';
-import { connectClient, defaultRunId, followRun, hasWorkers, queryProgress, startRun } from './client.ts';
+import { connectClient, defaultRunId, followRun, queryProgress, recentPollers, startRun } from './client.ts';
 import { DevServer, serverReachable } from './dev-server.ts';
 import { loadRecipeFile } from './recipe-file.ts';
 import type { createWorker as CreateWorker } from './worker.ts';
 import { DEFAULT_ADDRESS, NAMESPACE, TASK_QUEUE } from './settings.ts';
 
 const USAGE = `usage:
-  agentrl run <recipe.yaml|json> [--until ${STAGES.join('|')}] [--run-id ID] [--address HOST:PORT]
+  agentrl run <recipe.yaml|json> [--until ${STAGES.join('|')}] [--run-id ID] [--address HOST:PORT] [--no-worker]
   agentrl status <run-id> [--address HOST:PORT]
   agentrl audit <run-id> [--address HOST:PORT]
   agentrl worker [--address HOST:PORT] [--task-queue NAME]
@@ -46,7 +46,7 @@ async function cmdRun(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { until: { type: 'string' }, 'run-id': { type: 'string' }, address: { type: 'string' } },
+    options: { until: { type: 'string' }, 'run-id': { type: 'string' }, address: { type: 'string' }, 'no-worker': { type: 'boolean' } },
   });
   if (positionals.length !== 1) throw new UsageError('run takes one recipe file');
   if (values.until && !STAGES.includes(values.until as Stage)) throw new UsageError(`--until must be one of ${STAGES.join(', ')}`);
@@ -58,8 +58,13 @@ async function cmdRun(args: string[]): Promise<number> {
   const client = await connectClient(env.address);
   let inProcess: Awaited<ReturnType<typeof CreateWorker>> | undefined;
   try {
-    if (!(await hasWorkers(client))) {
-      console.error('[agentrl] no worker is polling; starting one in this process');
+    // A worker runs in this process unless told otherwise: whether another worker is alive cannot be read from
+    // the server (it lists pollers for minutes after they exit), and a run with no live worker would hang.
+    if (values['no-worker']) {
+      const pollers = await recentPollers(client);
+      if (!pollers.length) console.error(`[agentrl] --no-worker: no worker has polled task queue "${TASK_QUEUE}" recently; the run waits until one does`);
+    } else {
+      console.error('[agentrl] starting a worker in this process (--no-worker leaves the run to other workers)');
       const { createWorker } = await import('./worker.ts');
       inProcess = await createWorker({ address: env.address });
     }

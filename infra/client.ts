@@ -35,52 +35,94 @@ export async function startRun(
   }
 }
 
-/** True when some worker has polled the task queue recently. */
-export async function hasWorkers(client: Client, taskQueue = TASK_QUEUE): Promise<boolean> {
+/**
+ * The identities of the workers that polled the task queue. The server keeps a poller in this list for minutes
+ * after its last poll, so a worker that has exited (the in-process worker of a finished `agentrl run`) still
+ * appears: this says who was there, not who is alive, and the CLI does not decide on it whether to run a worker.
+ */
+export async function recentPollers(client: Client, taskQueue = TASK_QUEUE): Promise<{ identity: string; secondsAgo: number }[]> {
   const res = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: taskQueue },
     taskQueueType: 1, // workflow task queue
   });
-  return (res.pollers?.length ?? 0) > 0;
+  const now = Date.now();
+  return (res.pollers ?? []).map((p) => {
+    const t = p.lastAccessTime;
+    const ms = t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : now;
+    return { identity: p.identity ?? '?', secondsAgo: Math.max(0, Math.round((now - ms) / 1000)) };
+  });
 }
 
 export interface FollowOptions {
   intervalMs?: number;
   onLine?: (line: string) => void;
+  /** After this long without a worker taking the run's next task, say what the run waits for (default 5 s). */
+  waitNoticeMs?: number;
+  taskQueue?: string;
 }
 
-/** Prints what the run is doing whenever it changes, until it closes; returns the result or throws its failure. */
+/**
+ * Prints what the run is doing whenever it changes, until it closes; returns the result or throws its failure.
+ * It never waits silently: when a task of the run has sat unclaimed for `waitNoticeMs`, it says which task waits
+ * for a worker on which queue (and again every 30 s while it waits).
+ */
 export async function followRun(client: Client, handle: WorkflowHandle, opts: FollowOptions = {}): Promise<PipelineResult> {
   const say = opts.onLine ?? ((l: string) => console.log(l));
+  const noticeMs = opts.waitNoticeMs ?? 5_000;
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   let last = '';
+  let waitingSince: number | undefined;
+  let noticed = 0;
   const result = handle.result() as Promise<PipelineResult>;
   let closed = false;
   result.then(() => (closed = true), () => (closed = true));
   while (!closed) {
-    const line = await describeActivity(client, handle.workflowId).catch(() => '');
-    if (line && line !== last) {
-      say(line);
-      last = line;
+    const state = await describeRun(client, handle.workflowId).catch(() => ({ running: '', unclaimed: [] as string[] }));
+    if (state.running && state.running !== last) {
+      say(state.running);
+      last = state.running;
+    }
+    if (state.unclaimed.length === 0) waitingSince = undefined;
+    else {
+      waitingSince ??= Date.now();
+      const waited = Date.now() - waitingSince;
+      if (waited >= noticeMs && Date.now() - noticed >= 30_000) {
+        noticed = Date.now();
+        const pollers = await recentPollers(client, taskQueue).catch(() => []);
+        const seen = pollers.length ? `workers seen on it: ${pollers.map((p) => `${p.identity} (polled ${p.secondsAgo}s ago)`).join(', ')}` : 'no worker has polled it recently';
+        say(`  waiting ${Math.round(waited / 1000)}s for a worker on task queue "${taskQueue}" to take ${state.unclaimed.join(', ')}; ${seen}`);
+      }
     }
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000))]);
   }
   return result;
 }
 
-/** One line on the pending steps of the run's stages (children included), with their last heartbeat. */
-async function describeActivity(client: Client, workflowId: string): Promise<string> {
+// PendingWorkflowTaskInfo / PendingActivityInfo state 1: scheduled, no worker has taken it yet.
+const SCHEDULED = 1;
+
+/**
+ * The run's stages (children included): one line on their pending steps, and the tasks that no worker has
+ * taken yet (a workflow task or an activity in state SCHEDULED; activities waiting out a retry back-off are not).
+ */
+async function describeRun(client: Client, workflowId: string): Promise<{ running: string; unclaimed: string[] }> {
   const parts: string[] = [];
+  const unclaimed: string[] = [];
   for (const id of [workflowId, `${workflowId}.balance`]) {
     const d = await client.workflowService
       .describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId: id } })
       .catch(() => undefined);
-    for (const a of d?.pendingActivities ?? []) {
+    if (!d) continue;
+    if (d.pendingWorkflowTask?.state === SCHEDULED) unclaimed.push(`the workflow task of ${id}`);
+    for (const a of d.pendingActivities ?? []) {
       const attempt = (a.attempt ?? 1) > 1 ? ` (attempt ${a.attempt})` : '';
       parts.push(`${a.activityType?.name}${attempt}`);
+      const backingOff = a.nextAttemptScheduleTime && Number(a.nextAttemptScheduleTime.seconds ?? 0) * 1000 > Date.now();
+      if (a.state === SCHEDULED && !backingOff) unclaimed.push(`step ${a.activityType?.name} of ${id}`);
     }
   }
-  return parts.length ? `  running: ${parts.join(', ')}` : '';
+  return { running: parts.length ? `  running: ${parts.join(', ')}` : '', unclaimed };
 }
 
 export async function queryProgress(handle: WorkflowHandle): Promise<RunProgress | undefined> {

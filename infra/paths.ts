@@ -1,10 +1,9 @@
 // Where the project keeps things on disk. Everything mutable lives under the state directory so a user can
 // see (and delete) a deployment's whole state in one place.
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { PROJECT_ROOT } from '../core/project-root.ts';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { PROJECT_ROOT };
 
 /** The Temporal database, demo data and logs; AGENTRL_STATE_DIR moves it. */
 export function stateDir(): string {
@@ -13,8 +12,4 @@ export function stateDir(): string {
 
 export function toolsDir(): string {
   return join(PROJECT_ROOT, '.tools');
-}
-
-export function firstExisting(paths: string[]): string | undefined {
-  return paths.find((p) => existsSync(p));
 }

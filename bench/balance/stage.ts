@@ -2,7 +2,7 @@
 // in parallel (each in its worker thread), then dedupe + sample, then the RL dataset and the rejects table.
 // Usage: node --import tsx bench/balance/stage.ts SRC_DIR WORK_DIR [--serial] [--lanes N]
 import { rm } from 'node:fs/promises';
-import { ingestSource, selectBalanced, writeRejectsTable, writeRlDataset } from '../../activities/balance/index.ts';
+import { ingestSource, selectBalanced, writeRejectsTable, writeRlDataset } from '../../datasets/balance/index.ts';
 import { fixtureSources } from '../../test/fixtures/balance-sources.ts';
 
 const [src, work, ...flags] = process.argv.slice(2);

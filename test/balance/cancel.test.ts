@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
-import { ingestSource, selectBalanced } from '../../activities/balance/index.ts';
+import { ingestSource, selectBalanced } from '../../datasets/balance/index.ts';
 import type { BalanceFixture } from '../fixtures/balance-sources.ts';
 import { makeFixture, sourceNamed, tempDir } from './helpers.ts';
 

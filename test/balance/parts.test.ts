@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RecordBatch, Struct, makeData, vectorFromArray } from 'apache-arrow';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA } from '../../schemas/balance.ts';
-import { ColumnBuffer, IpcStreamFile } from '../../activities/balance/io/arrow-write.ts';
-import { concatIpc } from '../../activities/balance/parts.ts';
-import { IpcColumns } from '../../activities/balance/io/ipc-columns.ts';
+import { ColumnBuffer, IpcStreamFile } from '../../datasets/io/arrow-write.ts';
+import { concatIpc } from '../../datasets/io/ipc-parts.ts';
+import { IpcColumns } from '../../datasets/io/ipc-columns.ts';
 import { readArrowFile, tempDir } from './helpers.ts';
 
 function rejectRows(n: number, seed: number): unknown[][] {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { readArrowBatches, readParquetBatches } from '../../activities/balance/io/arrow-batches.ts';
-import { readJsonRecords } from '../../activities/balance/io/json-records.ts';
-import { contentKey, normaliseProblem, parsePythonStringList } from '../../activities/balance/normalise.ts';
+import { readArrowBatches, readParquetBatches } from '../../datasets/io/arrow-batches.ts';
+import { readJsonRecords } from '../../datasets/io/json-records.ts';
+import { contentKey, normaliseProblem, parsePythonStringList } from '../../datasets/balance/normalise.ts';
 import type { BalanceFixture } from '../fixtures/balance-sources.ts';
 import { makeFixture, tempDir } from './helpers.ts';
 

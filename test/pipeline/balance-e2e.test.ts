@@ -9,7 +9,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../infra/worker.ts';
-import { sha256File } from '../../activities/artifacts.ts';
+import { sha256File } from '../../core/digest.ts';
 import type { RunProgress, StageAudit } from '../../schemas/stage.ts';
 import { pendingActivities, startInProcessWorker, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
 import { WorkflowFailedError } from '@temporalio/client';

@@ -1,14 +1,14 @@
-// Intermediate Arrow IPC files: streaming them back batch by batch, concatenating part files, and checking a
-// recorded reference before reuse.
+// Intermediate Arrow IPC files: streaming them back batch by batch and concatenating part files.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Message, MessageHeader, RecordBatchReader } from 'apache-arrow';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import type { ArtifactRef } from '../../schemas/artifact.ts';
-import { commitContentAddressed, sha256File, tempPathFor } from '../artifacts.ts';
-import { BadInputError } from './errors.ts';
-import { IpcStreamFile } from './io/arrow-write.ts';
+import { tempPathFor } from '../../core/atomic-write.ts';
+import { commitContentAddressed } from '../artifacts.ts';
+import { BadInputError } from '../errors.ts';
+import { IpcStreamFile } from './arrow-write.ts';
 
 /** Streams the batches of an intermediate IPC file we wrote; a schema that differs from `schema` is an error. */
 export async function* readIpc(ref: ArtifactRef, schema: Schema): AsyncGenerator<RecordBatch> {
@@ -51,9 +51,12 @@ export async function concatIpc(parts: ArtifactRef[], schema: Schema, dir: strin
       rows += copied;
     }
     if (ok && rows > 0) await out.write(END_OF_STREAM);
-  } finally {
+  } catch (err) {
     await out.close();
+    await rm(tmp, { force: true });
+    throw err;
   }
+  await out.close();
   if (ok && rows > 0) return commitContentAddressed(tmp, dir, stem, 'arrow', rows);
   // No rows at all (the writer adds one empty batch) or a layout we do not copy: decode and re-encode.
   await rm(tmp, { force: true });
@@ -127,17 +130,5 @@ async function copyRange(from: FileHandle, to: FileHandle, start: number, length
     if (bytesRead !== n) throw new BadInputError(`intermediate Arrow file ended inside a record batch body`);
     await to.write(chunk.subarray(0, n));
     done += n;
-  }
-}
-
-/** The reference if the file still holds exactly the recorded bytes, else null (then the work is redone). */
-export async function verifiedRef(ref: ArtifactRef | undefined): Promise<ArtifactRef | null> {
-  if (!ref || typeof ref.path !== 'string') return null;
-  try {
-    const { size } = await stat(ref.path);
-    if (size !== ref.bytes) return null;
-    return (await sha256File(ref.path)) === ref.sha256 ? ref : null;
-  } catch {
-    return null;
   }
 }

@@ -3,23 +3,26 @@
 // files with their parts, so a resumed attempt reuses them after checking their sha256, and the final files are
 // the same bytes either way (and whichever thread read which file).
 import { isAscii } from 'node:buffer';
+import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import type { InputFileRecord } from '../../schemas/artifact.ts';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA } from '../../schemas/balance.ts';
 import { domainOf } from '../../schemas/recipe.ts';
-import type { SourceConfig } from '../../schemas/recipe.ts';
-import { sha256File } from '../artifacts.ts';
-import { BadInputError } from './errors.ts';
+import type { SourceConfig, SourceFormat } from '../../schemas/recipe.ts';
+import { sha256File } from '../../core/digest.ts';
+import { BadInputError } from '../errors.ts';
 import { COLUMNS, extractRow } from './filters.ts';
 import type { FieldGetter } from './filters.ts';
-import { readArrowBatches, readParquetBatches } from './io/arrow-batches.ts';
-import type { BatchAt } from './io/arrow-batches.ts';
-import { ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
-import { cellGetter, utf8Slices } from './io/fast-columns.ts';
-import type { CellGetter, Utf8Slices } from './io/fast-columns.ts';
-import { readJsonRecords } from './io/json-records.ts';
-import { concatIpc, verifiedRef } from './parts.ts';
+import { readArrowBatches, readParquetBatches } from '../io/arrow-batches.ts';
+import type { BatchAt } from '../io/arrow-batches.ts';
+import { ColumnBuffer, IpcStreamFile } from '../io/arrow-write.ts';
+import { cellGetter, utf8Slices } from '../io/fast-columns.ts';
+import type { CellGetter, Utf8Slices } from '../io/fast-columns.ts';
+import { readJsonRecords } from '../io/json-records.ts';
+import { checkColumnType, validateStringColumn } from '../io/validate.ts';
+import { verifiedRef } from '../artifacts.ts';
+import { concatIpc } from '../io/ipc-parts.ts';
 import { contentKey, contentKeyAscii, rowUid } from './normalise.ts';
 
 import { ProgressTracker } from './progress.ts';
@@ -95,9 +98,11 @@ export async function ingestFiles(args: {
 async function hashInput(path: string): Promise<InputFileRecord> {
   try {
     const sha256 = await sha256File(path);
-    const { size } = await import('node:fs/promises').then((fs) => fs.stat(path));
+    const { size } = await stat(path);
+    if (size === 0) throw new BadInputError(`${path}: input file is empty (0 bytes)`);
     return { path, sha256, bytes: size };
   } catch (err) {
+    if (err instanceof BadInputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new BadInputError(`${path}: ${code === 'ENOENT' ? 'input file not found' : `cannot read input file (${(err as Error).message})`}`);
   }
@@ -112,26 +117,47 @@ async function ingestFile(
   partsDir: string,
   onRows: (rows: number) => void,
 ): Promise<FilePart> {
-  const counts: IngestCounts = { read: 0, rejected: {}, eligible: 0 };
   const candOut = await IpcStreamFile.create(CANDIDATE_SCHEMA, partsDir, 'cand');
   const rejOut = await IpcStreamFile.create(REJECT_SCHEMA, partsDir, 'rej');
-  const cand = new ColumnBuffer(CANDIDATE_SCHEMA);
-  const rej = new ColumnBuffer(REJECT_SCHEMA);
-  const ability = domainOf(source.format);
-  // The problem column's bytes for the current row when read from Arrow/parquet: copied into the candidates as
-  // they are and, when ASCII, normalised + hashed without a decode/encode round trip.
-  let raw: Utf8Slices | null = null;
-  let rawRow = 0;
+  try {
+    return await readInto(source, path, relPath, input, candOut, rejOut, onRows);
+  } catch (err) {
+    await Promise.all([candOut.abort(), rejOut.abort()]);
+    throw err;
+  }
+}
 
-  const handle = (row: number, get: FieldGetter): void => {
-    counts.read++;
-    const v = extractRow(source.format, get, source.filters);
-    if (!v.ok) {
-      counts.rejected[v.reason] = (counts.rejected[v.reason] ?? 0) + 1;
-      rej.push(source.name, relPath, row, v.reason, v.detail, null);
-      if (rej.length >= BATCH_ROWS) rejOut.write(rej.flush());
-      return;
-    }
+/** Filters rows into the two part files of one input file, keeping the counts. */
+class PartBuilder {
+  readonly counts: IngestCounts = { read: 0, rejected: {}, eligible: 0 };
+  private readonly cand = new ColumnBuffer(CANDIDATE_SCHEMA);
+  private readonly rej = new ColumnBuffer(REJECT_SCHEMA);
+  private readonly ability: string;
+  constructor(
+    private readonly source: SourceConfig,
+    private readonly relPath: string,
+    private readonly candOut: IpcStreamFile,
+    private readonly rejOut: IpcStreamFile,
+  ) {
+    this.ability = domainOf(source.format);
+  }
+
+  reject(row: number, reason: string, detail: string): void {
+    this.counts.read++;
+    this.counts.rejected[reason] = (this.counts.rejected[reason] ?? 0) + 1;
+    this.rej.push(this.source.name, this.relPath, row, reason, detail, null);
+    if (this.rej.length >= BATCH_ROWS) this.rejOut.write(this.rej.flush());
+  }
+
+  /**
+   * One row through the format's filters. `raw` is the problem column's bytes when read from Arrow/parquet: they
+   * are copied into the candidates as they are and, when ASCII, normalised + hashed without a decode/encode round
+   * trip.
+   */
+  add(row: number, get: FieldGetter, raw: Utf8Slices | null, rawRow: number): void {
+    const v = extractRow(this.source.format, get, this.source.filters);
+    if (!v.ok) return this.reject(row, v.reason, v.detail);
+    this.counts.read++;
     const r = v.row;
     let key: string;
     let start = 0;
@@ -139,63 +165,85 @@ async function ingestFile(
     const ascii = raw !== null && isAscii(raw.bytes.subarray((start = raw.offsets[rawRow]), (end = raw.offsets[rawRow + 1])));
     if (ascii) key = contentKeyAscii(raw!.bytes, start, end);
     else key = contentKey(r.problem);
-    cand.utf8(0).push(rowUid(source.name, key, r.groundTruth));
-    cand.utf8(1).push(source.name);
-    cand.utf8(2).push(ability);
+    const cand = this.cand;
+    cand.utf8(0).push(rowUid(this.source.name, key, r.groundTruth));
+    cand.utf8(1).push(this.source.name);
+    cand.utf8(2).push(this.ability);
     cand.utf8(3).push(key);
     if (ascii) cand.utf8(4).pushBytes(raw!.bytes, start, end);
     else cand.utf8(4).push(r.problem);
     cand.utf8(5).push(r.starterCode);
     cand.utf8(6).push(r.groundTruth);
-    cand.utf8(7).push(relPath);
+    cand.utf8(7).push(this.relPath);
     cand.int64(8).push(row);
     cand.utf8(9).push(r.nativeId);
     cand.utf8(10).push(r.difficulty);
     cand.utf8(11).push(r.tags ? JSON.stringify(r.tags) : null);
-    counts.eligible++;
-    if (cand.length >= BATCH_ROWS || cand.byteLength >= BATCH_BYTES) candOut.write(cand.flush());
-  };
+    this.counts.eligible++;
+    if (cand.length >= BATCH_ROWS || cand.byteLength >= BATCH_BYTES) this.candOut.write(cand.flush());
+  }
 
+  async commit(input: InputFileRecord): Promise<FilePart> {
+    if (this.cand.length) this.candOut.write(this.cand.flush());
+    if (this.rej.length) this.rejOut.write(this.rej.flush());
+    return { input, ...this.counts, candidates: await this.candOut.commit(), rejects: await this.rejOut.commit() };
+  }
+}
+
+async function readInto(
+  source: SourceConfig,
+  path: string,
+  relPath: string,
+  input: InputFileRecord,
+  candOut: IpcStreamFile,
+  rejOut: IpcStreamFile,
+  onRows: (rows: number) => void,
+): Promise<FilePart> {
+  const part = new PartBuilder(source, relPath, candOut, rejOut);
   if (source.format === 'deepscaler_json' || source.format === 'omni_math_jsonl' || source.format === 'leetcode_jsonl') {
     for await (const rec of readJsonRecords(path)) {
       const value = rec.value;
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        counts.read++;
-        counts.rejected.malformed_row = (counts.rejected.malformed_row ?? 0) + 1;
-        rej.push(source.name, relPath, rec.row, 'malformed_row', `record at line ${rec.line} is not a JSON object`, null);
+      if (rec.invalid !== undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+        part.reject(rec.row, 'malformed_row', rec.invalid ?? `record at line ${rec.line} is not a JSON object`);
         continue;
       }
       const obj = value as Record<string, unknown>;
-      handle(rec.row, (name) => obj[name]);
-      if (counts.read % BATCH_ROWS === 0) onRows(counts.read);
+      part.add(rec.row, (name) => obj[name], null, 0);
+      if (part.counts.read % BATCH_ROWS === 0) onRows(part.counts.read);
     }
   } else {
     const cols = COLUMNS[source.format]!;
     const batches: AsyncGenerator<BatchAt> =
       source.format === 'numina_parquet' || source.format === 'taco_parquet' ? readParquetBatches(path, cols.required, cols.optional) : readArrowBatches(path);
-    for await (const { batch, firstRow } of batches) {
-      const vectors = columnVectors(batch, cols.required, cols.optional, path);
-      raw = utf8Slices(batch.getChild(cols.problem));
+    const validate = source.format === 'taco_arrow';
+    for await (const { batch, firstRow, unit } of batches) {
+      const vectors = columnVectors(batch, cols, path, validate ? `Arrow batch ${unit}` : null);
+      const raw = utf8Slices(batch.getChild(cols.problem));
       let i = 0;
       const get: FieldGetter = (name) => vectors.get(name)?.(i);
-      for (; i < batch.numRows; i++) {
-        rawRow = i;
-        handle(firstRow + i, get);
-      }
-      onRows(counts.read);
+      for (; i < batch.numRows; i++) part.add(firstRow + i, get, raw, i);
+      onRows(part.counts.read);
     }
   }
-  if (cand.length) candOut.write(cand.flush());
-  if (rej.length) rejOut.write(rej.flush());
-  return { input, ...counts, candidates: await candOut.commit(), rejects: await rejOut.commit() };
+  return part.commit(input);
 }
 
-function columnVectors(batch: RecordBatch, required: string[], optional: string[], path: string): Map<string, CellGetter> {
+/**
+ * Getters for the format's columns in one batch, after checking each column's type and, for Arrow shards
+ * (`unit` names the batch; parquet-wasm validates what it decodes itself), its offsets and UTF-8.
+ */
+function columnVectors(batch: RecordBatch, cols: NonNullable<(typeof COLUMNS)[SourceFormat]>, path: string, unit: string | null): Map<string, CellGetter> {
   const map = new Map<string, CellGetter>();
-  for (const name of [...required, ...optional]) {
+  for (const name of [...cols.required, ...cols.optional]) {
     const v = batch.getChild(name);
-    if (v) map.set(name, cellGetter(v));
-    else if (required.includes(name)) throw new BadInputError(`${path}: Arrow data lacks column "${name}"`);
+    const required = cols.required.includes(name);
+    if (!v) {
+      if (required) throw new BadInputError(`${path}: Arrow data lacks column "${name}"`);
+      continue;
+    }
+    checkColumnType(path, name, v, cols.bool?.includes(name) ? 'bool' : 'string', required);
+    if (unit !== null) validateStringColumn(path, unit, name, v);
+    map.set(name, cellGetter(v));
   }
   return map;
 }

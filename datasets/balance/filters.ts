@@ -25,13 +25,16 @@ export type Verdict = { ok: true; row: Extracted } | { ok: false; reason: Reject
 /**
  * The columns each binary format reads: `required` missing from a file is a BadInputError (a wrong file, not a
  * bad row); `optional` ones are metadata read when present. Only these are read (parquet projection skips the
- * large solution columns entirely).
+ * large solution columns entirely). Every column is a string except those in `bool`; a column of another type
+ * is a BadInputError naming it (the published files have these types; converting, say, an int64 answer would
+ * guess at a file that is not the published one).
  */
-export const COLUMNS: Partial<Record<SourceFormat, { problem: string; required: string[]; optional: string[] }>> = {
+export const COLUMNS: Partial<Record<SourceFormat, { problem: string; required: string[]; optional: string[]; bool?: string[] }>> = {
   numina_parquet: {
     problem: 'problem',
     required: ['problem', 'answer', 'question_type', 'problem_is_valid', 'solution_is_valid'],
     optional: ['synthetic', 'problem_type'],
+    bool: ['synthetic'],
   },
   taco_arrow: { problem: 'question', required: ['question', 'input_output'], optional: ['starter_code', 'difficulty', 'tags', 'url'] },
   taco_parquet: { problem: 'question', required: ['question', 'input_output'], optional: ['starter_code', 'difficulty', 'tags', 'url'] },

@@ -7,10 +7,10 @@ import type { RecordBatch, Schema } from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, WriterVersion, writeParquet } from 'parquet-wasm/node';
 import type { ArtifactRef } from '../../schemas/artifact.ts';
 import { REJECT_SCHEMA, RL_SCHEMA, SELECTED_SCHEMA } from '../../schemas/balance.ts';
-import { writeNamedArtifact } from '../artifacts.ts';
-import { BadInputError } from './errors.ts';
-import { buildBatch } from './io/arrow-write.ts';
-import { readIpc } from './parts.ts';
+import { verifyArtifact, writeNamedArtifact } from '../artifacts.ts';
+import { BadInputError } from '../errors.ts';
+import { buildBatch } from '../io/arrow-write.ts';
+import { readIpc } from '../io/ipc-parts.ts';
 
 /** Expands the recipe's per-domain template: `{problem}`, and for code `{starter_code_block}`. */
 export function renderPrompt(template: string, problem: string, starterCode: string | null): string {
@@ -39,6 +39,7 @@ export async function writeRl(args: {
   split: string;
   outDir: string;
 }): Promise<{ parquet: ArtifactRef; arrow: ArtifactRef }> {
+  await verifyArtifact(args.selected);
   const cols: unknown[][] = RL_SCHEMA.fields.map(() => []);
   let index = 0;
   for await (const batch of readIpc(args.selected, SELECTED_SCHEMA)) {
@@ -82,6 +83,7 @@ export async function writeRl(args: {
 }
 
 export async function writeRejects(args: { rejects: ArtifactRef[]; outDir: string }): Promise<ArtifactRef> {
+  for (const ref of args.rejects) await verifyArtifact(ref);
   const batches: RecordBatch[] = [];
   let rows = 0;
   for (const ref of args.rejects) {

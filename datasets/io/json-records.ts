@@ -2,6 +2,13 @@
 // at a time, so a large file is never JSON.parse'd whole. The array scanner works on bytes: the structural
 // characters of JSON ({ } [ ] " \ ,) are ASCII and never occur inside a UTF-8 multi-byte sequence, so chunk
 // boundaries cannot split a token in a way the scanner misreads.
+//
+// Text is never altered: a record whose bytes are not valid UTF-8 is handed back with `invalid` set (the caller
+// rejects that row naming file and line) instead of being decoded with U+FFFD replacements. A UTF-8 byte order
+// mark at the very start of the file is skipped, as pyarrow's JSON reader (and so HF datasets) and Python's
+// json.loads on bytes do; anywhere else it is content. A compressed or binary file is an error that says what it
+// looks like, rather than "line 1 is not valid JSON".
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { BadInputError } from '../errors.ts';
 
@@ -11,6 +18,36 @@ export interface JsonRecord {
   /** 1-based line where the record starts (for messages). */
   line: number;
   value: unknown;
+  /** Set when the record's bytes cannot be taken as they are (not valid UTF-8): why; `value` is then undefined. */
+  invalid?: string;
+}
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Magic numbers of files that are not text, with what to tell the user. */
+const NOT_TEXT: { magic: number[]; what: string }[] = [
+  { magic: [0x1f, 0x8b], what: 'gzip-compressed (decompress it first, e.g. gunzip)' },
+  { magic: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed (decompress it first, e.g. unzstd)' },
+  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed (decompress it first, e.g. unxz)' },
+  { magic: [0x50, 0x41, 0x52, 0x31], what: 'a parquet file (use a parquet format for this source)' },
+];
+
+/** Where the first invalid UTF-8 sequence starts in `bytes` (bytes are known to be invalid). */
+function firstInvalidUtf8(bytes: Buffer): number {
+  // Decoding stops being exact at the first replacement; re-encoding the good prefix gives its byte length.
+  const text = bytes.toString('utf8');
+  const i = text.indexOf('\ufffd');
+  for (let at = i; at >= 0; at = text.indexOf('\ufffd', at + 1)) {
+    const offset = Buffer.byteLength(text.slice(0, at));
+    // A genuine U+FFFD in the input is three valid bytes (EF BF BD).
+    if (!(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) return offset;
+  }
+  return 0;
+}
+
+function utf8Problem(bytes: Buffer): string | undefined {
+  if (isUtf8(bytes)) return undefined;
+  return `not valid UTF-8 (first bad byte at offset ${firstInvalidUtf8(bytes)} of the record)`;
 }
 
 const OPEN_BRACE = 0x7b;
@@ -30,8 +67,15 @@ export async function* readJsonRecords(path: string): AsyncGenerator<JsonRecord>
   let mode: 'unknown' | 'array' | 'lines' = 'unknown';
   const array = new ArrayScanner(path);
   const lines = new LineSplitter(path);
+  let first = true;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (let chunk of stream as AsyncIterable<Buffer>) {
+      if (first) {
+        first = false;
+        const kind = NOT_TEXT.find((k) => k.magic.every((b, i) => chunk[i] === b));
+        if (kind) throw new BadInputError(`${path}: the file is ${kind.what}; this format reads plain JSON or JSONL text`);
+        if (chunk.subarray(0, 3).equals(BOM)) chunk = chunk.subarray(3);
+      }
       if (mode === 'unknown') {
         const first = chunk.findIndex((b) => !isWs(b));
         if (first < 0) continue;
@@ -79,6 +123,8 @@ class LineSplitter {
 
   private parse(bytes: Buffer): JsonRecord | null {
     this.line++;
+    const invalid = utf8Problem(bytes);
+    if (invalid) return { row: this.row++, line: this.line, value: undefined, invalid: `line ${this.line} is ${invalid}` };
     const text = bytes.toString('utf8');
     if (text.trim() === '') return null;
     let value: unknown;
@@ -181,6 +227,8 @@ class ArrayScanner {
     const bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
     this.parts = [];
     this.depth = 0;
+    const invalid = utf8Problem(bytes);
+    if (invalid) return { row: this.row++, line: this.valueLine, value: undefined, invalid: `element ${this.row - 1} (line ${this.valueLine}) is ${invalid}` };
     let value: unknown;
     try {
       value = JSON.parse(bytes.toString('utf8'));

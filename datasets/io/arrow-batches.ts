@@ -28,7 +28,7 @@ export async function assertReadable(path: string): Promise<void> {
 async function openParquet(path: string): Promise<ParquetFile> {
   await assertReadable(path);
   try {
-    return await ParquetFile.fromFile(await openAsBlob(path));
+    return await catchWasmPanic(ParquetFile.fromFile(await openAsBlob(path)));
   } catch (err) {
     throw new BadInputError(`${path}: not a readable parquet file (${errText(err)}); the file is corrupt or truncated`);
   }
@@ -67,10 +67,13 @@ export async function* readParquetBatches(path: string, required: string[], opti
     for (let g = 0; g < groups; g++) {
       let ipc: Uint8Array;
       try {
-        const table = await file.read({ rowGroups: [g], columns, batchSize: 1 << 30 });
+        const table = await catchWasmPanic(file.read({ rowGroups: [g], columns, batchSize: 1 << 30 }));
         ipc = table.intoIPCStream();
       } catch (err) {
-        throw new BadInputError(`${path}: row group ${g} cannot be decoded (${errText(err)}); the file is corrupt or truncated`);
+        const panic = isWasmTrap(err) ? ' (the decoder aborted: a page of a column chunk is corrupt)' : '';
+        throw new BadInputError(
+          `${path}: row group ${g} (columns ${columns.join(', ')}) cannot be decoded${panic} (${errText(err)}); the file is corrupt or truncated`,
+        );
       }
       const t = tableFromIPC(ipc);
       for (const batch of t.batches) {
@@ -79,7 +82,11 @@ export async function* readParquetBatches(path: string, required: string[], opti
       }
     }
   } finally {
-    file.free();
+    try {
+      file.free();
+    } catch {
+      // After a trap the aborted read still holds the file; freeing it then throws. The thread is ended anyway.
+    }
   }
 }
 
@@ -117,6 +124,39 @@ export async function* readArrowBatches(path: string): AsyncGenerator<BatchAt> {
     const r = reader as unknown as { schema?: { fields: unknown[] } };
     if (!r.schema) throw new BadInputError(`${path}: not an Arrow IPC file or stream (no schema message found)`);
   }
+}
+
+/**
+ * parquet-wasm decodes inside a wasm-bindgen future; when the Rust decoder panics on a corrupt page the wasm trap
+ * (`RuntimeError: unreachable`) is thrown from that future's callback as an uncaught exception, and the promise
+ * of the read never settles. For the duration of one read, such a trap rejects the read instead (other uncaught
+ * errors are re-raised as they were). The wasm instance is not to be trusted after a trap: the stage runs readers
+ * in worker threads, and a thread whose task failed is terminated, never reused (core/worker-pool.ts).
+ */
+async function catchWasmPanic<T>(read: Promise<T>): Promise<T> {
+  let onUncaught!: (err: unknown) => void;
+  const trapped = new Promise<never>((_, reject) => {
+    onUncaught = (err: unknown) => {
+      if (isWasmTrap(err)) reject(err);
+      else {
+        process.off('uncaughtException', onUncaught);
+        setImmediate(() => {
+          throw err;
+        });
+      }
+    };
+  });
+  process.on('uncaughtException', onUncaught);
+  try {
+    return await Promise.race([read, trapped]);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+  }
+}
+
+/** A WebAssembly trap (a Rust panic compiled to wasm ends in `unreachable`). */
+function isWasmTrap(err: unknown): boolean {
+  return err instanceof Error && err.name === 'RuntimeError';
 }
 
 export function errText(err: unknown): string {

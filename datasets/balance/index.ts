@@ -1,26 +1,32 @@
 // The balance stage's data library: the entry points the Temporal activities call. Each runs its CPU-bound work
-// in a worker thread (see run-in-worker.ts) and passes data between steps as ArtifactRefs (absolute paths +
+// in a worker thread (core/worker-pool.ts) and passes data between steps as ArtifactRefs (absolute paths +
 // sha256 + rows), never as rows.
 import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { ArtifactRef } from '../../schemas/artifact.ts';
 import type { SourceConfig } from '../../schemas/recipe.ts';
-import { BadInputError, BalanceAbortError } from './errors.ts';
+import { WorkerAbortError, WorkerPool } from '../../core/worker-pool.ts';
+import { BadInputError, reviveError } from '../errors.ts';
 import { ProgressTracker } from './progress.ts';
 import type { FilePart, IngestResult } from './progress.ts';
-import { runInWorker } from './run-in-worker.ts';
+import type { BalanceTask } from './worker-entry.ts';
 import type { SelectCounts } from './select.ts';
 
-export { BadInputError, BalanceAbortError, ShortfallError } from './errors.ts';
+export { BadInputError, ShortfallError } from '../errors.ts';
+export { WorkerAbortError } from '../../core/worker-pool.ts';
 export type { IngestCounts, IngestProgress, IngestResult } from './progress.ts';
 export type { SelectCounts } from './select.ts';
 export { renderPrompt } from './write.ts';
 
+const pool = new WorkerPool<BalanceTask>(new URL('./worker-entry.ts', import.meta.url), reviveError);
+const runInWorker = <T>(task: BalanceTask, onProgress?: (p: unknown) => void, signal?: AbortSignal): Promise<T> =>
+  pool.run<T>(task, onProgress, signal);
+
 /**
- * Lanes per source by default: one. The workflow already runs the five ingests at once, and on the 2-core
- * machines measured (bench/balance) a second lane per source made the parallel stage slower and ~250 MiB larger,
- * and did not speed up a lone ingest while other jobs held the cores. Callers with idle cores can ask for more.
+ * Lanes per source by default: one. The workflow already runs the five ingests at once, so they compete for the
+ * cores; a second lane per source only adds memory there (docs/BENCHMARKS.md, balance stage). Callers with idle
+ * cores can ask for more.
  */
 const DEFAULT_LANES = 1;
 
@@ -56,7 +62,7 @@ export async function resolveSourceFiles(files: string[], baseDir: string): Prom
 /**
  * Reads, normalises and filters one source. `resume` is a progress object an earlier attempt reported through
  * `onProgress`: its finished files are reused after their part files' sha256 is checked. Every entry point takes
- * an optional `signal`: aborting it terminates the step's worker thread and rejects with BalanceAbortError
+ * an optional `signal`: aborting it terminates the step's worker thread and rejects with WorkerAbortError
  * (name 'AbortError').
  */
 export async function ingestSource(args: {
@@ -111,7 +117,7 @@ export async function ingestSource(args: {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && (r.reason as Error)?.name !== 'AbortError') ??
       results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     // A caller's abort wins, also when it came between two files (the lanes then just stop taking files).
-    if (args.signal?.aborted) throw new BalanceAbortError('ingest', args.signal.reason);
+    if (args.signal?.aborted) throw new WorkerAbortError('ingest', args.signal.reason);
     if (failed) throw failed.reason;
   } finally {
     args.signal?.removeEventListener('abort', onCallerAbort);

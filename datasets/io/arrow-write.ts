@@ -1,12 +1,13 @@
 // Builds record batches for a declared schema from column arrays and streams them to an Arrow IPC stream file.
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { DataType, makeData, RecordBatch, RecordBatchStreamWriter, Struct, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { DataType, makeData, RecordBatch, RecordBatchStreamWriter, Struct, vectorFromArray } from 'apache-arrow';
 import type { Schema } from 'apache-arrow';
-import { commitContentAddressed, tempPathFor } from '../../artifacts.ts';
-import type { ArtifactRef } from '../../../schemas/artifact.ts';
+import { tempPathFor } from '../../core/atomic-write.ts';
+import { commitContentAddressed } from '../artifacts.ts';
+import type { ArtifactRef } from '../../schemas/artifact.ts';
 import { Int64Column, Utf8Column } from './column-builders.ts';
 
 /**
@@ -103,15 +104,21 @@ export class IpcStreamFile {
     this.rows += batch.numRows;
   }
 
+  /** Gives up the file: the temporary file is removed (a failed step leaves no half-written parts behind). */
+  async abort(): Promise<void> {
+    try {
+      this.writer.finish();
+      await this.done;
+    } catch {
+      // A stream that already failed has nothing left to flush; the file goes either way.
+    }
+    await rm(this.tmp, { force: true });
+  }
+
   async commit(): Promise<ArtifactRef> {
     if (!this.wrote) this.writer.write(buildBatch(this.schema, this.schema.fields.map(() => [])));
     this.writer.finish();
     await this.done;
     return commitContentAddressed(this.tmp, this.dir, this.stem, 'arrow', this.rows);
   }
-}
-
-/** Serialises a whole (small) table as one IPC stream. */
-export function tableToStreamBytes(batches: RecordBatch[], schema: Schema): Uint8Array {
-  return tableToIPC(batches.length ? new Table(batches) : new Table(schema), 'stream');
 }

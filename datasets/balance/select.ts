@@ -4,11 +4,13 @@
 // file order and reader choice cannot change the sample.
 import type { ArtifactRef } from '../../schemas/artifact.ts';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA, SELECTED_SCHEMA } from '../../schemas/balance.ts';
-import { ShortfallError } from './errors.ts';
-import { buildBatch, ColumnBuffer, IpcStreamFile } from './io/arrow-write.ts';
+import { verifyArtifact } from '../artifacts.ts';
+import { ShortfallError } from '../errors.ts';
+import type { Short } from '../errors.ts';
+import { buildBatch, ColumnBuffer, IpcStreamFile } from '../io/arrow-write.ts';
 import type { Vector } from 'apache-arrow';
-import { cellGetter, utf8Slices } from './io/fast-columns.ts';
-import { IpcColumns } from './io/ipc-columns.ts';
+import { cellGetter, utf8Slices } from '../io/fast-columns.ts';
+import { IpcColumns } from '../io/ipc-columns.ts';
 import { sampleRank } from './normalise.ts';
 
 export interface SelectCounts {
@@ -104,6 +106,7 @@ export function dedupeOrder(sources: string[], priority: string[]): string[] {
 }
 
 export async function selectRows(args: SelectArgs): Promise<{ selected: ArtifactRef; rejects: ArtifactRef; counts: Record<string, SelectCounts> }> {
+  for (const input of args.inputs) await verifyArtifact(input.candidates, { sizeOnly: true });
   const byName = new Map<string, SelectArgs['inputs'][number]>();
   for (const input of args.inputs) {
     if (byName.has(input.source)) throw new Error(`selectBalanced: source "${input.source}" is listed twice`);
@@ -114,6 +117,7 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
   const rejects: RejectRow[] = [];
   const counts: Record<string, SelectCounts> = {};
   const picks = new Map<string, Copy[]>(); // source -> its selected rows, in rank order
+  const shorts: Short[] = [];
 
   for (const source of order) {
     const input = byName.get(source)!;
@@ -168,7 +172,7 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
     }
     c.eligible = eligible.length;
     if (eligible.length < input.take) {
-      if (args.shortfall === 'error') throw new ShortfallError(source, eligible.length, input.take);
+      if (args.shortfall === 'error') shorts.push({ source, eligible: eligible.length, asked: input.take });
       c.shortfall = input.take - eligible.length;
     }
     const chosen = smallest(eligible, input.take, byRankThenUid).map((e) => e.copy);
@@ -176,6 +180,8 @@ export async function selectRows(args: SelectArgs): Promise<{ selected: Artifact
     picks.set(source, chosen);
   }
 
+  // Every short source is reported at once: fixing them one failed run at a time wastes a run per source.
+  if (shorts.length) throw new ShortfallError(shorts);
   const selected = await copySelected(args, order, picks);
   const rejectsRef = await writeSelectRejects(rejects, args.workDir);
   return { selected, rejects: rejectsRef, counts };

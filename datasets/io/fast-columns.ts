@@ -1,6 +1,6 @@
-// Fast per-row access to Arrow columns. apache-arrow's Vector.get goes through a generic visitor per call, which
-// dominated ingest profiles; reading a Utf8 column's offsets and bytes directly and decoding with Buffer is several
-// times cheaper, and still never builds row objects.
+// Per-row access to Arrow columns. apache-arrow's Vector.get goes through a generic visitor per call; reading a
+// Utf8 column's offsets and bytes directly and decoding with Buffer costs much less per cell (docs/BENCHMARKS.md)
+// and never builds row objects. Callers validate the offsets and UTF-8 of untrusted files first (validate.ts).
 import { DataType } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
 

@@ -17,7 +17,7 @@ export function normaliseProblem(text: string): string {
 
 /** 128-bit hex digest of the normalised problem: the dedupe key. */
 export function contentKey(problem: string): string {
-  // crypto.hash (one shot) is several times cheaper than createHash for short inputs; same digest.
+  // crypto.hash (one shot) costs less than createHash for short inputs (docs/BENCHMARKS.md); same digest.
   return hash('sha256', normaliseProblem(problem), 'hex').slice(0, 32);
 }
 

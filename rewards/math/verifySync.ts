@@ -62,7 +62,7 @@ export function verifyMathSync(gold: string, pred: string, options: VerifyOption
   const goldAnswer = wholeGold ? (wholePlainNumber(gold) ?? gold.trim()) : (goldFound?.text ?? null);
   // Bare LaTeX without delimiters ("\frac{10}{9}") is read whole, as a LaTeX answer.
   const bareLatex = targets.includes('latex') && !MATH_DELIMITERS.test(pred) && /\\[a-zA-Z]/.test(pred) && pred.length <= 200;
-  const predFound: ExtractedAnswer | null = extractAnswer(pred, { targets }) ?? (bareLatex ? { text: pred.trim(), kind: 'latex', priority: 4 as ExtractedAnswer['priority'], start: 0 } : null);
+  const predFound: ExtractedAnswer | null = extractAnswer(pred, { targets }) ?? (bareLatex ? { text: pred.trim(), kind: 'latex', priority: 'last-candidate', start: 0 } : null);
   const verdict: MathVerdict = {
     equal: false,
     goldAnswer,

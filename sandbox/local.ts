@@ -59,6 +59,29 @@ function filesOnWire(files: RunRequest['files']): Record<string, string> {
   return out;
 }
 
+function limitsOnWire(limits: RunLimits, timeoutMs: number, memoryMb: number) {
+  return {
+    timeoutMs,
+    cpuSeconds: Math.ceil(timeoutMs / 1000),
+    memoryBytes: memoryMb * 1024 * 1024,
+    fileSizeBytes: limits.fileSizeBytes,
+    processes: limits.processes,
+    openFiles: limits.openFiles,
+    maxOutputBytes: limits.maxOutputBytes,
+  };
+}
+
+/** The wire body of one plain run (stateless or session). */
+function runOnWire(limits: RunLimits, request: RunRequest) {
+  return {
+    code: request.code,
+    echo: request.echoLastExpression ?? false,
+    files: filesOnWire(request.files),
+    stdin: request.stdin ?? '',
+    limits: limitsOnWire(limits, request.timeoutMs ?? limits.timeoutMs, request.memoryMb ?? limits.memoryMb),
+  };
+}
+
 /** The wire body of each CaseJob mode (one process per case for stdin, call and leetcode_call). */
 function jobBody(job: CaseJob): { body: Record<string, unknown>; cases: Record<string, unknown>[] } {
   switch (job.mode) {
@@ -96,22 +119,8 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
   let sessionCounter = 0;
   let closed = false;
 
-  const wireLimits = (timeoutMs: number, memoryMb: number) => ({
-    timeoutMs,
-    cpuSeconds: Math.ceil(timeoutMs / 1000),
-    memoryBytes: memoryMb * 1024 * 1024,
-    fileSizeBytes: limits.fileSizeBytes,
-    processes: limits.processes,
-    openFiles: limits.openFiles,
-    maxOutputBytes: limits.maxOutputBytes,
-  });
-  const runBody = (request: RunRequest) => ({
-    code: request.code,
-    echo: request.echoLastExpression ?? false,
-    files: filesOnWire(request.files),
-    stdin: request.stdin ?? '',
-    limits: wireLimits(request.timeoutMs ?? limits.timeoutMs, request.memoryMb ?? limits.memoryMb),
-  });
+  const wireLimits = (timeoutMs: number, memoryMb: number) => limitsOnWire(limits, timeoutMs, memoryMb);
+  const runBody = (request: RunRequest) => runOnWire(limits, request);
 
   async function runCases(job: CaseJob, opts: CaseJobOptions): Promise<CaseRun[]> {
     const base = { limits: wireLimits(opts.timeoutMs, opts.memoryMb), stopOnFailure: opts.stopOnFailure ?? false };

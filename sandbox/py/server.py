@@ -177,6 +177,66 @@ def read_memfd(fd, limit):
     return size, os.pread(fd, min(size, limit), 0) if size else b''
 
 
+def run_child(req, case, fds, nonce, setup_fd):
+    """The forked child: never returns. Set-up failures (before any candidate code runs) go to setup_fd, a pipe the
+    child closes before the candidate's code starts, so a snippet can never report a harness failure itself."""
+    try:
+        child_main(req, case, fds, nonce, setup_fd)
+    except BaseException:
+        if SETUP_OPEN[0]:
+            try:
+                os.write(setup_fd, traceback.format_exc()[-2000:].encode())
+            except BaseException:
+                pass
+    os._exit(125)
+
+
+def wait_for_exit(pid, deadline):
+    """Sleep on the child's pidfd until it exits or the deadline passes; 'wall_timeout' or None."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return 'wall_timeout'
+            if select.select([pidfd], [], [], remaining)[0]:
+                return None
+    finally:
+        os.close(pidfd)
+
+
+def nonce_reports(results, nonce):
+    reports = []
+    for line in results.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and obj.get('nonce') == nonce:
+            del obj['nonce']
+            reports.append(obj)
+    return reports
+
+
+def signal_name_of(exit_code):
+    if exit_code >= 0:
+        return None
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return str(-exit_code)
+
+
+def run_kind(harness_error, reason, signal_name, exit_code):
+    if harness_error:
+        return 'sandbox_error', reason
+    if reason == 'wall_timeout' or signal_name == 'SIGXCPU':
+        return 'timeout', reason or 'cpu_timeout'
+    if reason == 'output_limit':
+        return 'error', reason
+    return ('finished' if exit_code == 0 else 'error'), reason
+
+
 def run_case(req, case, nonce):
     # stdin, stdout, stderr and the result channel are memfds, not pipes: the server sleeps on the child's pidfd
     # alone and wakes once per run, which matters when every core is busy (each wake-up waits for a time slice).
@@ -188,40 +248,31 @@ def run_case(req, case, nonce):
         memfd_with('stderr'),
         memfd_with('result'),
     )
+    setup_r, setup_w = os.pipe()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        try:
-            child_main(req, case, fds, nonce)
-        except BaseException:
-            try:
-                os.write(fds[3], (json.dumps({'nonce': nonce, 'harnessError': traceback.format_exc()[-2000:]}) + '\n').encode())
-            except BaseException:
-                pass
-        os._exit(125)
-    pidfd = os.pidfd_open(pid)
-    deadline = started + limits['timeoutMs'] / 1000.0
-    reason = None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            reason = 'wall_timeout'
-            break
-        if select.select([pidfd], [], [], remaining)[0]:
-            break
+        os.close(setup_r)
+        run_child(req, case, fds, nonce, setup_w)
+    os.close(setup_w)
+    reason = wait_for_exit(pid, started + limits['timeoutMs'] / 1000.0)
     elapsed_ms = (time.monotonic() - started) * 1000.0
     statuses = {}
     kill_all()  # leftovers of a finished run, or the run itself on time-out
     try:
-        _, status = os.waitpid(pid, 0)
-        statuses[pid] = status
+        statuses[pid] = os.waitpid(pid, 0)[1]
     except ChildProcessError:
         pass
     max_output = limits['maxOutputBytes']
     out_size, stdout = read_memfd(fds[1], max_output)
     err_size, stderr = read_memfd(fds[2], max(0, max_output - len(stdout)))
     _, results = read_memfd(fds[3], 1 << 26)
-    for fd in fds + (pidfd,):
+    os.set_blocking(setup_r, False)
+    try:
+        harness_error = os.read(setup_r, 4096).decode('utf-8', 'replace')
+    except BlockingIOError:
+        harness_error = ''
+    for fd in fds + (setup_r,):
         os.close(fd)
     retire = None
     try:
@@ -230,48 +281,18 @@ def run_case(req, case, nonce):
         retire = f'{type(exc).__name__}: {exc}'[:300]
     if reason is None and out_size + err_size > max_output:
         reason = 'output_limit'
-    status = statuses.get(pid, 0)
-    exit_code = os.waitstatus_to_exitcode(status)
-    reports = []
-    harness_error = None
-    for line in results.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(obj, dict) or obj.get('nonce') != nonce:
-            continue
-        del obj['nonce']
-        if 'harnessError' in obj:
-            harness_error = obj['harnessError']
-        else:
-            reports.append(obj)
-    signal_name = None
-    if exit_code < 0:
-        try:
-            signal_name = signal.Signals(-exit_code).name
-        except ValueError:
-            signal_name = str(-exit_code)
-    if harness_error is not None:
-        kind = 'sandbox_error'
-    elif reason == 'wall_timeout' or signal_name == 'SIGXCPU':
-        kind = 'timeout'
-        reason = reason or 'cpu_timeout'
-    elif reason == 'output_limit':
-        kind = 'error'
-    elif exit_code == 0:
-        kind = 'finished'
-    else:
-        kind = 'error'
+    exit_code = os.waitstatus_to_exitcode(statuses.get(pid, 0))
+    signal_name = signal_name_of(exit_code)
+    kind, reason = run_kind(harness_error, reason, signal_name, exit_code)
     return {
         'status': kind,
         'reason': reason,
         'exitCode': exit_code if exit_code >= 0 else None,
         'signal': signal_name,
         'stdout': decode(stdout),
-        'stderr': decode(stderr) if harness_error is None else 'sandbox harness failure:\n' + harness_error,
+        'stderr': decode(stderr) if not harness_error else 'sandbox harness failure:\n' + harness_error,
         'timeMs': round(elapsed_ms, 3),
-        'reports': reports,
+        'reports': nonce_reports(results, nonce),
     }, retire
 
 

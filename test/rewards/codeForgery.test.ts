@@ -110,6 +110,31 @@ describe('forgery: the verdict never depends on code the candidate can reach', (
     await afterEach();
   });
 
+  test('a forged harness failure is the candidate\'s own failure, never a sandbox_error to retry', async () => {
+    const code = [
+      'import json, os, sys',
+      'nonces, frame = set(), sys._getframe()',
+      'while frame:',
+      '    if isinstance(frame.f_locals.get("nonce"), str): nonces.add(frame.f_locals["nonce"])',
+      '    frame = frame.f_back',
+      'assert nonces, "the harness nonce was not found"',
+      'for fd in range(3, 1024):',
+      '    for nonce in nonces | {"x"}:',
+      '        try: os.write(fd, (json.dumps({"nonce": nonce, "harnessError": "forged"}) + "\\n").encode())',
+      '        except OSError: pass',
+      'os._exit(125)',
+    ].join('\n');
+    for (const problem of [LEETCODE, CALL, { inputs: ['1\n'], outputs: ['1\n'] }]) {
+      const result = await judge(problem, code, opts());
+      assert.equal(result.sandboxError, false);
+      assert.equal(result.passFraction, 0);
+      const outcome = await codeOutcome('```python\n' + code + '\n```', problem, opts());
+      assert.equal(outcome.status, 'scored');
+      assert.equal(outcome.score, 0);
+    }
+    await afterEach();
+  });
+
   test('expected values are not in the candidate process (no check() to read)', async () => {
     const code = [
       'import gc, sys',

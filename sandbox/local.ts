@@ -30,6 +30,8 @@ export interface LocalSandboxOptions {
   startTimeoutMs?: number;
   /** Attempts on a fresh server after an infrastructure failure (server died, channel broke). Default 1. */
   retries?: number;
+  /** Time the clean-up after one run may take; past it the server answers and retires. Default 2000 ms. */
+  wipeBudgetMs?: number;
 }
 
 export interface LocalSandbox extends Sandbox, CaseRunner {
@@ -111,7 +113,7 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
     hostUid: (options.hostUidBase ?? 61_000) + slot,
     tmpfsBytes: (options.tmpfsMb ?? 64) * 1024 * 1024,
     shmBytes: (options.shmMb ?? 16) * 1024 * 1024,
-    serverConfig: JSON.stringify({ preload: options.preload ?? [] }),
+    serverConfig: JSON.stringify({ preload: options.preload ?? [], wipeBudgetMs: options.wipeBudgetMs ?? 2000 }),
     serverSource,
   });
   const pool = new ServerPool({ size: poolSize, commandFor, startTimeoutMs, retries: options.retries ?? 1 });

@@ -142,6 +142,28 @@ describe('crash: crafted states never take the server (or the host) down', () =>
   }
 });
 
+describe('retire: a server that cannot restore a clean slate in time answers, exits and is never reused', () => {
+  test('every run overruns the clean-up budget: each answer is right and every next call gets a fresh server', async () => {
+    const sandbox = createLocalSandbox({ poolSize: 1, hostUidBase: HOST_UID + 30, wipeBudgetMs: 1 });
+    try {
+      const litter = 'import os\nfor i in range(3000): open(f"/tmp/{i}", "w").close()\n';
+      for (let i = 0; i < 3; i++) {
+        const result = await sandbox.run({ code: litter + 'print(os.getppid(), len(os.listdir("/tmp")))', timeoutMs: 10_000 });
+        assert.equal(result.status, 'finished', result.stderr);
+        const [, count] = result.stdout.trim().split(' ');
+        assert.equal(count, '3001', 'each call started from an empty /tmp (a fresh server)');
+      }
+      // A whole problem whose every test litters: the cases left after a retire go to the next fresh server.
+      const cases = Array.from({ length: 5 }, (_, i) => `${i}\n`);
+      const runs = await sandbox.runCases({ mode: 'stdin', code: litter + 'print(int(input()) * 2)', stdins: cases }, { timeoutMs: 10_000, memoryMb: 256 });
+      assert.deepEqual(runs.map((r) => r.stdout), ['0\n', '2\n', '4\n', '6\n', '8\n']);
+      assert.ok(runs.every((r) => r.status === 'finished'));
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
+
 describe('infrastructure failure: retried on a fresh server, else sandbox_error', () => {
   test('a server killed mid-call is replaced and the call retried', async () => {
     const sandbox = createLocalSandbox({ poolSize: 1, hostUidBase: HOST_UID + 20, retries: 1 });

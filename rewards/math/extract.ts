@@ -33,6 +33,17 @@ interface Candidate {
 const DISPLAY_ENVS = 'equation|align|gather|multline|eqnarray|displaymath|math';
 
 /** Delimited LaTeX spans; inner text only. */
+/**
+ * A derivation in a multi-line environment ends with its result: the last non-empty row, alignment markers dropped;
+ * a continuation row "&= 5" is its right side. A one-row environment is kept whole.
+ */
+function lastAlignedRow(body: string): string {
+  const rows = body.split(/\\\\/).map((row) => row.trim()).filter((row) => row.length > 0);
+  if ((rows.length < 2 && !body.includes('&')) || body.includes('\\begin')) return body.trim();
+  const last = (rows[rows.length - 1] ?? '').replace(/&/g, ' ').trim();
+  return last.startsWith('=') ? last.slice(1).trim() : last;
+}
+
 function latexSpans(text: string): Candidate[] {
   const spans: Candidate[] = [];
   const patterns: RegExp[] = [
@@ -52,7 +63,7 @@ function latexSpans(text: string): Candidate[] {
       const inline = m[0].startsWith('\\(') || (m[0].startsWith('$') && !m[0].startsWith('$$'));
       if (inline && m[1].includes('\n')) continue;
       taken.push([start, end]);
-      const inner = m[1].trim();
+      const inner = m[0].startsWith('\\begin') ? lastAlignedRow(m[1]) : m[1].trim();
       // A percent sign or word right after the math ("$28$ %", "$28$ percent") belongs to the answer.
       const percent = /^\s*(?:\\?%|percent\b|pct\b)/.exec(text.slice(end));
       if (inner) spans.push({ start, end: end + (percent?.[0].length ?? 0), text: percent ? `${inner}\\%` : inner, kind: 'latex' });

@@ -3,7 +3,7 @@
 // sandbox holds together. Used only when the launcher is root and the machine lets it create a cgroup (v2: memory
 // controller enabled for our cgroup's children; v1: a writable memory hierarchy). Otherwise null: the documented
 // fallback is the per-process limits (docs/sandbox.md).
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface MemoryCgroup {
@@ -32,6 +32,27 @@ function ownCgroupDir(): { dir: string; limitFile: string } | null {
   return { dir: join(ROOT, 'memory', path), limitFile: 'memory.limit_in_bytes' };
 }
 
+let swept = false;
+
+/** Remove empty cgroups left by earlier processes of ours that exited before their removal retries ran. */
+function sweepStale(parent: string): void {
+  if (swept) return;
+  swept = true;
+  for (const entry of readdirSync(parent)) {
+    const owner = /^agentrl-(?:sandbox|probe)-(\d+)-/.exec(entry)?.[1];
+    if (!owner || Number(owner) === process.pid) continue;
+    try {
+      process.kill(Number(owner), 0);
+    } catch {
+      try {
+        rmdirSync(join(parent, entry));
+      } catch {
+        // still has processes, or already gone
+      }
+    }
+  }
+}
+
 export function createMemoryCgroup(name: string): MemoryCgroup | null {
   if (process.getuid?.() !== 0) return null;
   let dir: string;
@@ -39,6 +60,7 @@ export function createMemoryCgroup(name: string): MemoryCgroup | null {
   try {
     const parent = ownCgroupDir();
     if (!parent) return null;
+    sweepStale(parent.dir);
     dir = join(parent.dir, name);
     limitFile = join(dir, parent.limitFile);
     mkdirSync(dir, { recursive: true });

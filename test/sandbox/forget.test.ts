@@ -91,7 +91,8 @@ describe('persistence: every call starts from a clean slate', () => {
   });
 
   test('memory is bounded for the snippet as a whole (cgroup), or per process (fallback)', async () => {
-    // Four processes of 200 MiB each under a 256 MiB limit: only the per-process cap would let all four succeed.
+    // Four processes of 300 MiB each with memoryMb 384: under a cgroup (384 MiB + the server's 512 MiB allowance)
+    // they cannot all live at once; under the per-process fallback each one fits its own RLIMIT_AS.
     const code = [
       'import os, time',
       'pids = []',
@@ -99,7 +100,7 @@ describe('persistence: every call starts from a clean slate', () => {
       '    pid = os.fork()',
       '    if pid == 0:',
       '        try:',
-      '            block = bytearray(200 << 20)',
+      '            block = bytearray(300 << 20)',
       '            for i in range(0, len(block), 4096): block[i] = 1',
       '            time.sleep(1.5)',
       '            os._exit(0)',
@@ -108,10 +109,10 @@ describe('persistence: every call starts from a clean slate', () => {
       '    pids.append(pid)',
       'print(sum(os.waitpid(p, 0)[1] == 0 for p in pids))',
     ].join('\n');
-    const result = await sandbox.run({ code, timeoutMs: 10_000, memoryMb: 256 });
-    const probe = createMemoryCgroup(`agentrl-probe-${process.pid}`);
+    const result = await sandbox.run({ code, timeoutMs: 10_000, memoryMb: 384 });
+    const probe = createMemoryCgroup(`agentrl-probe-${process.pid}-0`);
     probe?.remove();
-    if (probe) assert.notEqual(result.stdout, '4\n', 'all four 200 MiB processes survived a 256 MiB cgroup');
+    if (probe) assert.notEqual(result.stdout, '4\n', 'all four 300 MiB processes lived at once inside the cgroup');
     else assert.equal(result.stdout, '4\n', 'fallback: each process alone stays under its RLIMIT_AS');
     await assertInnocentCallHealthy(sandbox);
   });

@@ -21,6 +21,19 @@ async function assertInnocentCallHealthy(sandbox: LocalSandbox): Promise<void> {
   assert.equal(result.stdout, "True\n['work'] []\n1\n42\n");
 }
 
+/** SIGKILL every host process of the uid (some die on their own as their parent goes: that is fine). */
+function killUid(uid: number): number {
+  const pids = hostPidsOfUid(uid);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return pids.length;
+}
+
 function hostPidsOfUid(uid: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -172,9 +185,7 @@ describe('infrastructure failure: retried on a fresh server, else sandbox_error'
       await sandbox.warmUp();
       const call = sandbox.run({ code: 'import time\ntime.sleep(1)\nprint(sum(map(int, input().split())))', stdin: '1 2', timeoutMs: 5000 });
       await new Promise((resolve) => setTimeout(resolve, 400));
-      const victims = hostPidsOfUid(HOST_UID + 20);
-      assert.ok(victims.length > 0);
-      for (const pid of victims) process.kill(pid, 'SIGKILL');
+      assert.ok(killUid(HOST_UID + 20) > 0);
       const result = await call;
       assert.equal(result.status, 'finished', result.stderr);
       assert.equal(result.stdout, '3\n');
@@ -190,7 +201,7 @@ describe('infrastructure failure: retried on a fresh server, else sandbox_error'
       await sandbox.warmUp();
       const call = sandbox.run({ code: 'import time\ntime.sleep(1)\nprint("late")', timeoutMs: 5000 });
       await new Promise((resolve) => setTimeout(resolve, 400));
-      for (const pid of hostPidsOfUid(HOST_UID + 21)) process.kill(pid, 'SIGKILL');
+      assert.ok(killUid(HOST_UID + 21) > 0);
       const result = await call;
       assert.equal(result.status, 'sandbox_error');
       assert.match(result.stderr, /sandbox server exited/);

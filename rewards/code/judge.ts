@@ -49,15 +49,21 @@ function summarize(perTest: TestVerdict[]): JudgeResult {
   };
 }
 
-/** A call-based result against TACO's expected value (which TACO often wraps in a one-element list). */
-function callResultMatches(run: CaseRun, expected: unknown, compare?: CompareOptions): boolean | string {
+/** A call-based test whose process finished: its one reported value against TACO's expected value. */
+function callVerdict(index: number, run: CaseRun, expected: unknown, compare?: CompareOptions): TestVerdict {
   const reports = run.reports.filter((r) => 'value' in r || 'unsupported' in r);
-  if (reports.length !== 1) return reports.length === 0 ? 'no return value reported' : 'malformed result report';
+  // Exactly one report per process is what the harness writes; anything else is the candidate's failure.
+  if (reports.length !== 1) {
+    const detail = reports.length === 0 ? 'no return value reported' : 'malformed result report';
+    return { index, status: 'runtime_error', passed: false, detail, timeMs: run.executionTimeMs };
+  }
   const report = reports[0];
-  if ('unsupported' in report) return `not plain data: ${String(report.unsupported)}`;
-  if (valuesMatch(report.value, expected, compare)) return true;
-  // The wrapped form is accepted only when it wraps exactly one value.
-  return Array.isArray(expected) && expected.length === 1 && valuesMatch(report.value, expected[0], compare);
+  if ('unsupported' in report) {
+    return { index, status: 'wrong_answer', passed: false, detail: `not plain data: ${String(report.unsupported)}`, timeMs: run.executionTimeMs };
+  }
+  // TACO often wraps the expected value in a list: the wrapped form counts only when it wraps exactly one value.
+  const wrapped = Array.isArray(expected) && expected.length === 1 && valuesMatch(report.value, expected[0], compare);
+  return verdict(index, wrapped || valuesMatch(report.value, expected, compare), run);
 }
 
 async function judgeTaco(gt: TacoGroundTruth, solution: string, opts: JudgeOptions): Promise<TestVerdict[]> {
@@ -72,15 +78,11 @@ async function judgeTaco(gt: TacoGroundTruth, solution: string, opts: JudgeOptio
   return inputs.map((_, index) => {
     const run = runs[index];
     if (!run) return notRun(index);
-    if (callBased) {
-      // The report is read before the exit status: a malformed report is the candidate's failure either way.
-      const matched = run.status === 'finished' ? callResultMatches(run, outputs[index], opts.compare) : false;
-      const failed = processVerdict(index, run);
-      if (failed) return failed;
-      if (typeof matched === 'string') return { index, status: matched === 'no return value reported' || matched === 'malformed result report' ? 'runtime_error' : 'wrong_answer', passed: false, detail: matched, timeMs: run.executionTimeMs };
-      return verdict(index, matched, run);
-    }
-    return processVerdict(index, run) ?? verdict(index, outputsMatch(run.stdout, textOf(outputs[index]), opts.compare), run);
+    const failed = processVerdict(index, run);
+    if (failed) return failed;
+    return callBased
+      ? callVerdict(index, run, outputs[index], opts.compare)
+      : verdict(index, outputsMatch(run.stdout, textOf(outputs[index]), opts.compare), run);
   });
 }
 

@@ -140,6 +140,28 @@ describe('code judge', () => {
     assert.equal(slow.passFraction, 0.5);
   });
 
+  test('LeetCode: asserts keep Python semantics (a tuple is not a list, 1 == 1.0), helpers from the prompt work', async () => {
+    const tuple = await judge(LEETCODE_PROBLEM, 'class Solution:\n    def twoSum(self, nums, target):\n        return (0, 1)', opts());
+    assert.deepEqual(statuses(tuple), ['wrong_answer', 'wrong_answer', 'wrong_answer', 'wrong_answer']);
+    const problem: LeetCodeGroundTruth = {
+      kind: 'leetcode',
+      prompt: 'from typing import *\nimport math\ndef close(a, b):\n    return math.isclose(a, b, rel_tol=1e-6)\n',
+      test: 'def check(candidate):\n    assert candidate(2) == 1.0\n    assert close(candidate(3), 1.5)\n    assert not candidate(0)\n',
+      entry_point: 'half',
+    };
+    const result = await judge(problem, 'def half(n):\n    return n / 2 if n != 2 else 1', opts());
+    assert.deepEqual(statuses(result), ['passed', 'passed', 'passed']);
+  });
+
+  test('LeetCode: a check() the judge cannot split is an invalid ground truth, named', async () => {
+    const looped: LeetCodeGroundTruth = { ...LEETCODE_PROBLEM, test: 'def check(candidate):\n    for i in range(3):\n        assert candidate([i, 9 - i], 9) == [0, 1]\n' };
+    await assert.rejects(judge(looped, TWO_SUM, opts()), /invalid code ground truth \(LeetCode test\): check\(\) line 2: only top-level assert statements/);
+    const outcome = await codeOutcome('```python\n' + TWO_SUM + '```', looped, opts());
+    assert.equal(outcome.status, 'scored');
+    assert.equal(outcome.reason, 'invalid_ground_truth');
+    assert.equal(outcome.score, -1);
+  });
+
   test('LeetCode: exiting early or forging output does not pass', async () => {
     const exits = await judge(LEETCODE_PROBLEM, 'import os\nos._exit(0)', opts());
     assert.equal(exits.passFraction, 0);

@@ -6,6 +6,7 @@
 # the interpreter compiles under the file name '<agentrl-sandbox>', which lets tracebacks hide harness frames.
 import ast
 import builtins
+import collections
 import ctypes
 import json
 import linecache
@@ -179,9 +180,9 @@ def linked_values(node, depth):
 
 
 def tree_values(root, depth):
-    values, queue, seen = [], [root], set()
+    values, queue, seen = [], collections.deque([root]), set()
     while queue:
-        node = queue.pop(0)
+        node = queue.popleft()
         if node is None:
             values.append(None)
             continue

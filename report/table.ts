@@ -48,17 +48,19 @@ export function plain(value: unknown): unknown {
   return Object.fromEntries(Object.entries(obj).map(([k, x]) => [k, plain(x)]));
 }
 
-/** Rows as plain objects (for tables whose rows are few: trajectories shown in a report). */
-export function tableRows(table: Table): Record<string, unknown>[] {
-  const names = table.schema.fields.map((f) => f.name);
+/**
+ * Rows as plain objects. Converting nested cells is the slow part, so callers name the `columns` they need and
+ * the `rows` they show (default: all of each).
+ */
+export function tableRows(table: Table, opts: { columns?: string[]; rows?: number[] } = {}): Record<string, unknown>[] {
+  const names = table.schema.fields.map((f) => f.name).filter((n) => !opts.columns || opts.columns.includes(n));
   const columns = names.map((n) => table.getChild(n)!);
-  const rows: Record<string, unknown>[] = [];
-  for (let i = 0; i < table.numRows; i++) {
+  const indices = opts.rows ?? Array.from({ length: table.numRows }, (_, i) => i);
+  return indices.map((i) => {
     const row: Record<string, unknown> = {};
     names.forEach((n, j) => (row[n] = plain(columns[j].get(i))));
-    rows.push(row);
-  }
-  return rows;
+    return row;
+  });
 }
 
 export function isNumericType(type: DataType): boolean {

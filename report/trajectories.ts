@@ -4,6 +4,7 @@
 // record gains columns, and a record of chat messages (role/content) is shown too.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Table } from 'apache-arrow';
 import { readArrowTable, tableRows } from './table.ts';
 
 /** One block of a rendered conversation. `trained` is false for tokens the loss mask excludes (mask 0). */
@@ -64,9 +65,10 @@ type Row = Record<string, unknown>;
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-function rowKey(r: Row, i: number): string {
+/** A rollout's identity across the unscored and scored files; undefined when the record has no such columns. */
+function rowKey(r: Row): string | undefined {
   const parts = ['step', 'prompt_uid', 'sample_index', 'validation'].filter((k) => k in r).map((k) => String(r[k]));
-  return parts.length >= 2 ? parts.join('|') : String(i);
+  return parts.length >= 2 ? parts.join('|') : undefined;
 }
 
 // A scored file repeats the unscored rows with the reward filled: keep, per rollout, the row that says most.
@@ -74,31 +76,41 @@ function filled(r: Row): number {
   return REWARD_FIELDS.filter((k) => r[k] !== null && r[k] !== undefined).length;
 }
 
+// What choosing rows needs; the token-level lists (ids, masks, log-probs) are converted only for rows shown.
+const KEY_COLUMNS = ['step', 'global_step', 'prompt_uid', 'sample_index', 'validation', 'data_source', 'source', ...REWARD_FIELDS];
+
+interface Candidate {
+  key: Row;
+  table: Table;
+  index: number;
+}
+
 export function sampleTrajectories(files: string[], perPoint = 4, maxPoints = 6): TrajectorySample | undefined {
   if (files.length === 0) return undefined;
-  const byKey = new Map<string, Row>();
+  const byKey = new Map<string, Candidate>();
   let totalRows = 0;
   for (const file of files) {
-    tableRows(readArrowTable(file)).forEach((r, i) => {
+    const table = readArrowTable(file);
+    tableRows(table, { columns: KEY_COLUMNS }).forEach((key, index) => {
       totalRows++;
-      const key = `${rowKey(r, i)}${rowKey(r, i) === String(i) ? `@${file}` : ''}`;
-      const prev = byKey.get(key);
-      if (!prev || filled(r) > filled(prev)) byKey.set(key, r);
+      const id = rowKey(key) ?? `${file}#${index}`;
+      const prev = byKey.get(id);
+      if (!prev || filled(key) > filled(prev.key)) byKey.set(id, { key, table, index });
     });
   }
   let rows = [...byKey.values()];
-  const validation = rows.some((r) => r.validation === true);
-  if (validation) rows = rows.filter((r) => r.validation === true);
+  const validation = rows.some((r) => r.key.validation === true);
+  if (validation) rows = rows.filter((r) => r.key.validation === true);
 
-  const bySteps = new Map<number | null, Row[]>();
+  const bySteps = new Map<number | null, Candidate[]>();
   for (const r of rows) {
-    const step = num(r.step) ?? num(r.global_step);
+    const step = num(r.key.step) ?? num(r.key.global_step);
     bySteps.set(step, [...(bySteps.get(step) ?? []), r]);
   }
   const steps = [...bySteps.keys()].sort((a, b) => (a ?? -1) - (b ?? -1));
   const points = spread(steps, maxPoints).map((step) => ({
     step,
-    trajectories: pickAcrossSources(bySteps.get(step)!, perPoint).map(showTrajectory),
+    trajectories: pickAcrossSources(bySteps.get(step)!, perPoint).map((c) => showTrajectory(tableRows(c.table, { rows: [c.index] })[0])),
   }));
   return { files, validation, totalRows, points };
 }
@@ -110,14 +122,14 @@ function spread<T>(items: T[], n: number): T[] {
 }
 
 /** Round-robin over sources (sorted), file order within a source: a handful that shows every source. */
-function pickAcrossSources(rows: Row[], n: number): Row[] {
-  const bySource = new Map<string, Row[]>();
+function pickAcrossSources(rows: Candidate[], n: number): Candidate[] {
+  const bySource = new Map<string, Candidate[]>();
   for (const r of rows) {
-    const s = str(r.data_source) ?? str(r.source) ?? '';
+    const s = str(r.key.data_source) ?? str(r.key.source) ?? '';
     bySource.set(s, [...(bySource.get(s) ?? []), r]);
   }
   const queues = [...bySource.keys()].sort().map((k) => bySource.get(k)!);
-  const out: Row[] = [];
+  const out: Candidate[] = [];
   for (let i = 0; out.length < n && queues.some((q) => i < q.length); i++) {
     for (const q of queues) if (i < q.length && out.length < n) out.push(q[i]);
   }

@@ -39,7 +39,7 @@ export interface TrajectorySample {
 
 const REWARD_FIELDS = ['outcome', 'outcome_correct', 'tcr', 'overlong', 'reward', 'score', 'advantage', 'num_turns', 'tool_rounds', 'malformed_calls', 'response_length'];
 
-/** Trajectory tables under `<stageDir>` (and one level below): files whose name mentions trajectories. */
+/** Trajectory tables under `<stageDir>` (and two levels below): files whose name mentions trajectories. */
 export function findTrajectoryFiles(stageDir: string): string[] {
   const found: string[] = [];
   const visit = (dir: string, depth: number) => {
@@ -52,7 +52,7 @@ export function findTrajectoryFiles(stageDir: string): string[] {
     for (const name of names) {
       const path = join(dir, name);
       const isDir = statSync(path).isDirectory();
-      if (isDir && depth < 1) visit(path, depth + 1);
+      if (isDir && depth < 2) visit(path, depth + 1);
       else if (!isDir && /trajector/i.test(name) && /\.(arrow|parquet)$/.test(name)) found.push(path);
     }
   };

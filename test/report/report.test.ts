@@ -10,6 +10,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { sha256File } from '../../core/digest.ts';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
+import { writeStageAudit } from '../../activities/stage.ts';
 import { renderRunReport, readRun, writeRunReport } from '../../report/index.ts';
 import type { StageAudit } from '../../schemas/stage.ts';
 import { addTrainingStages, balanceRun, FIXTURES } from './support.ts';
@@ -144,4 +145,39 @@ test('`agentrl report <run-id> --output-dir` prints the path; a corrupt metrics 
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /no-such-run: no such run directory/);
   copyFileSync(join(FIXTURES, 'grpo_metrics.parquet'), metrics);
+});
+
+test('a later stage audit, written by the stages\' own writer: lineage, the effective recipe, extra fields', async () => {
+  const dir = join(dirname(runDir), 'audit-run');
+  rmSync(dir, { recursive: true, force: true });
+  addTrainingStages(dir);
+  const metrics = join(dir, 'sft', 'metrics.parquet');
+  const sha = await sha256File(metrics);
+  const record = {
+    outDir: join(dir, 'sft'),
+    stage: 'sft',
+    runId: 'audit-run',
+    workflowId: 'audit-run.sft',
+    recipeName: 'demo',
+    recipeHash: 'f'.repeat(64),
+    seed: 7,
+    codeVersion: audit.codeVersion,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:10:00.000Z',
+    inputs: { sft_data: [{ path: join(FIXTURES, 'sft_metrics.parquet'), sha256: await sha256File(join(FIXTURES, 'sft_metrics.parquet')), bytes: 1 }] },
+    counts: {},
+    outputs: { metrics: { path: metrics, sha256: sha, rows: 30, bytes: 1, format: 'parquet' as const } },
+    timings: [{ step: 'train', startedAt: '2026-01-01T00:00:00.000Z', ms: 600000 }],
+    recipe: { name: 'demo', sft: { epochs: 3 } },
+    evaluation: { tool_call_rate_after: 0.85 },
+  };
+  await writeStageAudit(record);
+  const html = await renderRunReport(readRun(dir));
+  assert.match(html, new RegExp(`<td>output</td><td>metrics</td><td><code>sft/metrics.parquet</code></td><td class="n">30</td><td class="n">1</td><td><code>${sha}</code>`));
+  assert.match(html, /<td>input<\/td><td>sft_data<\/td>/);
+  assert.match(html, /Effective recipe \(defaults filled\), from the sft audit/);
+  assert.match(html, /&quot;epochs&quot;: 3/);
+  assert.match(html, /sft: other audit fields[\s\S]*tool_call_rate_after/);
+  assert.doesNotMatch(html, /No audit record yet: the stage has not finished\.[\s\S]*<h2 id="grpo">/, 'sft has its audit');
+  assert.match(html, /<h2 id="grpo">GRPO-TCR<\/h2>\s*<p class="note">No audit record yet/);
 });

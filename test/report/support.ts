@@ -18,7 +18,9 @@ export async function balanceRun(runId: string): Promise<string> {
   const worker = await startInProcessWorker(env.server.address, queue);
   try {
     const base = recipeFor(data, out);
-    await runPipeline(env.client, queue, recipeFor(data, out, { balance: { ...base.balance, per_source: 100 } }), runId);
+    // Default heartbeat timeout (the shared test recipe's 5 s is for crash tests; a loaded CI machine can miss it).
+    const recipe = recipeFor(data, out, { balance: { ...base.balance, per_source: 100 }, runtime: { heartbeat_timeout_s: 60, max_attempts: 3 } });
+    await runPipeline(env.client, queue, recipe, runId);
   } finally {
     await worker.stop();
     await env.close();

@@ -27,6 +27,8 @@ export interface SectionRule {
 
 export interface MetricSection {
   title: string;
+  /** A named section of SECTION_RULES (false: a group by name prefix). */
+  known: boolean;
   layout: 'overlay' | 'facet';
   note?: string;
   series: MetricSeries[];
@@ -90,7 +92,7 @@ export function readMetrics(path: string): MetricsTable {
 /** Known sections first (rule order), then one facet section per remaining name prefix, alphabetically. */
 export function groupMetrics(stage: string, series: MetricSeries[]): MetricSection[] {
   const rules = SECTION_RULES[stage] ?? [];
-  const known = rules.map((r): MetricSection => ({ title: r.title, layout: r.layout, note: r.note, series: [] }));
+  const known = rules.map((r): MetricSection => ({ title: r.title, known: true, layout: r.layout, note: r.note, series: [] }));
   const rest = new Map<string, MetricSeries[]>();
   for (const s of series) {
     const i = rules.findIndex((r) => r.match.test(s.name));
@@ -103,6 +105,6 @@ export function groupMetrics(stage: string, series: MetricSeries[]): MetricSecti
   }
   const others = [...rest.entries()]
     .sort(([a], [b]) => (a === 'other' ? 1 : b === 'other' ? -1 : a < b ? -1 : a > b ? 1 : 0))
-    .map(([prefix, group]): MetricSection => ({ title: prefix === 'other' ? 'Other metrics' : `${prefix}/*`, layout: 'facet', series: group }));
+    .map(([prefix, group]): MetricSection => ({ title: prefix === 'other' ? 'Other metrics' : `${prefix}/*`, known: false, layout: 'facet', series: group }));
   return [...known, ...others].filter((s) => s.series.length > 0);
 }

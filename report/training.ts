@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import { metricSpec, renderSvg } from './charts.ts';
 import { details, esc, figure, formatNumber, table, type Cell } from './html.ts';
-import { groupMetrics } from './metrics.ts';
+import { groupMetrics, type MetricSeries } from './metrics.ts';
 import type { StageData } from './run.ts';
 import type { ShownBlock, ShownTrajectory, TrajectorySample } from './trajectories.ts';
 
@@ -19,7 +19,18 @@ export async function metricsSection(s: StageData): Promise<string> {
     figures.push(figure(section.title, svg, section.note));
   }
   const intro = `<p class="note">${m.rows} rows from <code>${esc(basename(m.path))}</code>; x axis: <code>${esc(m.stepColumn)}</code>; ${m.series.length} numeric metrics.</p>`;
-  return `${intro}\n<div class="plots">\n${figures.join('\n')}\n</div>`;
+  return `${intro}\n${firstLast(sections.filter((x) => x.known).flatMap((x) => x.series))}\n<div class="plots">\n${figures.join('\n')}\n</div>`;
+}
+
+/** The numbers a reader compares first: each named-section metric at its first and last step. */
+function firstLast(series: MetricSeries[]): string {
+  if (series.length === 0) return '';
+  const rows: Cell[][] = series.map((s) => {
+    const a = s.points[0];
+    const b = s.points[s.points.length - 1];
+    return [s.name, a.step, a.value, b.step, b.value, b.value - a.value];
+  });
+  return details('First and last values', table(['metric', 'first step', 'first', 'last step', 'last', 'change'], rows), true);
 }
 
 export function countsBlock(s: StageData): string {

@@ -11,6 +11,7 @@ import { compressors } from 'hyparquet-compressors';
 import { sha256File } from '../../core/digest.ts';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
 import { writeStageAudit } from '../../activities/stage.ts';
+import { formatNumber } from '../../report/html.ts';
 import { renderRunReport, readRun, writeRunReport } from '../../report/index.ts';
 import type { StageAudit } from '../../schemas/stage.ts';
 import { addTrainingStages, balanceRun, FIXTURES } from './support.ts';
@@ -88,6 +89,12 @@ test('with SFT and GRPO files: every numeric metric is plotted, in the known sec
   assert.ok(section('Validation accuracy').includes('>val-core/taco_code/acc/mean@4</text>'));
   assert.ok(section('Clip fractions').includes('>actor/pg_clipfrac_lower</text>'));
   assert.ok(section('Training loss').includes('>loss</text>'));
+  // The first/last table: the SFT loss at its first and last step, as hyparquet reads them.
+  const sft = (await parquetReadObjects({ file: await asyncBufferFromFile(join(FIXTURES, 'sft_metrics.parquet')), compressors })) as { step: bigint; loss: number }[];
+  const [first, last] = [sft[0], sft[sft.length - 1]];
+  assert.ok(last.loss < first.loss);
+  const cells = [first.step, first.loss, last.step, last.loss, last.loss - first.loss].map((x) => `<td class="n">${formatNumber(Number(x))}</td>`).join('');
+  assert.ok(html.includes(`<tr><td>loss</td>${cells}</tr>`), 'loss first and last values');
   assert.ok(section('Learning rate').includes('>lr</text>'));
 });
 

@@ -22,6 +22,7 @@ import { artifactsDir, launch, noChromium, watchedPage } from './browser.ts';
 
 const runId = `ui-browser-${process.pid}`;
 const outputDir = mkdtempSync(join(tmpdir(), 'agentrl-browser-runs-'));
+const serverDir = mkdtempSync(join(tmpdir(), 'agentrl-temporal-ui-'));
 let server: DevServer;
 let client: Client;
 let connection: Connection;
@@ -44,7 +45,7 @@ before(async () => {
   if (noChromium) return;
   generateSources(join(stateDir(), 'demo-data'));
   // The Web UI is the point here, so this server is not headless (test/support/temporal.ts's servers are).
-  server = await startDevServer({ dir: mkdtempSync(join(tmpdir(), 'agentrl-temporal-ui-')), headless: false });
+  server = await startDevServer({ dir: serverDir, headless: false });
   connection = await Connection.connect({ address: server.address });
   client = new Client({ connection, namespace: server.namespace });
   process.chdir(PROJECT_ROOT); // the worker resolves the README's relative paths against its working directory
@@ -58,6 +59,7 @@ after(async () => {
   await connection?.close();
   await server?.stop();
   rmSync(outputDir, { recursive: true, force: true });
+  rmSync(serverDir, { recursive: true, force: true });
 });
 
 test('a balance run started from the Web UI Start Workflow form completes', { skip: noChromium }, async () => {

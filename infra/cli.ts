@@ -1,6 +1,7 @@
 // The `agentrl` command: run, status, audit, worker, server. `run` uses a reachable Temporal server when there is
 // one, and otherwise starts the embedded dev server (state kept in SQLite) and an in-process worker itself.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { RecipeError, STAGES, type Stage } from '../schemas/recipe.ts';
@@ -15,6 +16,7 @@ const USAGE = `usage:
   agentrl run <recipe.yaml|json> [--until ${STAGES.join('|')}] [--run-id ID] [--address HOST:PORT] [--no-worker]
   agentrl status <run-id> [--address HOST:PORT]
   agentrl audit <run-id> [--address HOST:PORT]
+  agentrl report <run-id> [--output-dir runs]
   agentrl worker [--address HOST:PORT] [--task-queue NAME]
   agentrl server [--port 7233] [--ui-port 8233] [--headless]`;
 
@@ -162,6 +164,16 @@ async function cmdAudit(args: string[]): Promise<number> {
   });
 }
 
+/** Writes <output-dir>/<run-id>/report.html from the run's files alone: no server is needed. */
+async function cmdReport(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'output-dir': { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('report takes a run id');
+  const { writeRunReport } = await import('../report/index.ts');
+  const report = await writeRunReport(resolve(values['output-dir'] ?? 'runs', positionals[0]));
+  console.log(report.path);
+  return 0;
+}
+
 async function cmdWorker(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { address: { type: 'string' }, 'task-queue': { type: 'string' } } });
   const { runWorker } = await import('./worker.ts');
@@ -190,7 +202,7 @@ class UsageError extends Error {}
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<number>> = {
-    run: cmdRun, status: cmdStatus, audit: cmdAudit, worker: cmdWorker, server: cmdServer,
+    run: cmdRun, status: cmdStatus, audit: cmdAudit, report: cmdReport, worker: cmdWorker, server: cmdServer,
   };
   const fn = command ? commands[command] : undefined;
   if (!fn) {

@@ -27,6 +27,8 @@ command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || need_apt+=(python3-numpy)
 /usr/bin/python3 -c 'import sympy' >/dev/null 2>&1 || need_apt+=(python3-sympy)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+# The browser tests drive Debian's chromium (test/browser/); puppeteer never downloads a browser.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   log "installing ${need_apt[*]} (apt)"

@@ -16,8 +16,8 @@ import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
 import { checkTokenIds, encodeScoring, encodeSequences, encodeTrain, padsAtEnd, rowsOf, unpackScored } from './batch.ts';
 import type { Encoded, SequenceBatch, TrainMicroBatch } from './batch.ts';
-import { blocksForRow } from './qwen3/model.ts';
-import type { AttentionKind } from './qwen3/model.ts';
+import { blocksForRow } from './attention-choice.ts';
+import type { AttentionKind } from './attention-choice.ts';
 import { overLimit, passBytes } from './memory.ts';
 
 export interface OptimizerConfig {

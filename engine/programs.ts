@@ -13,7 +13,8 @@ import { shapeOf } from './graph/ops/elementwise.ts';
 import { headLogProbs, logSumExp } from './graph/ops/nn.ts';
 import { gatherRows, reshape, transposeLast2 } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead, lmHeadFewRows } from './qwen3/model.ts';
-import type { AttentionKind, KvOut, KvStep, Qwen3Params } from './qwen3/model.ts';
+import type { KvOut, KvStep, Qwen3Params } from './qwen3/model.ts';
+import type { AttentionKind } from './attention-choice.ts';
 import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
 import type { LossSpec } from './losses.ts';
 

@@ -12,47 +12,12 @@ import { linear, matmul } from '../graph/ops/linalg.ts';
 import { blockedCausalAttention, causalAttention, causalWindow, rotaryEmbedding } from '../graph/ops/attention.ts';
 import type { CausalWindow, RotaryCache } from '../graph/ops/attention.ts';
 import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
+import { queryBlocks } from '../attention-choice.ts';
+import type { AttentionKind } from '../attention-choice.ts';
 import { concat, dimOf, embedding, reshape, slice, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
 
 /** Additive mask value for disallowed keys (finite, so fully masked rows stay NaN-free). */
 const MASKED = -1e9;
-
-/**
- * How the decoder attends. 'masked': explicit matmuls, softmax and an additive causal + padding mask (any
- * attention_mask, any float type). 'causal': the fused kernel of graph/ops/attention.ts (float32, and only for
- * rows whose padding is all at the end: attention_mask is then not read). 'causal-recompute': the same, but a
- * train step recomputes each layer's attention probabilities in its backward instead of keeping them from the
- * forward pass (one more kernel call per layer; memory for one layer's [B, heads, T, T] instead of all layers').
- * 'causal-blocked-N' (one row only): the fused kernel over N blocks of queries, so that one block's
- * [heads, T/N, T] is alive at a time (blockedCausalAttention), for sequences too long for one layer's.
- */
-export type AttentionKind = 'masked' | 'causal' | 'causal-recompute' | `causal-blocked-${number}`;
-
-/** The number of query blocks of a 'causal-blocked-N' kind; 0 for the others. */
-export function queryBlocks(kind: AttentionKind): number {
-  return kind.startsWith('causal-blocked-') ? Number(kind.slice('causal-blocked-'.length)) : 0;
-}
-
-/**
- * One row of at least BLOCKED_FROM tokens runs in query blocks of at most BLOCK_QUERIES (bench/engine/long-row.ts,
- * tiny model, train step, time against the whole-layer kernel: 512 tokens in 2 blocks 1.18x, 768 in 4 0.94x,
- * 1,024 in 4 0.77x, 2,048 in 8 0.78x, 4,096 in 16 0.61x with 0.31x the memory). The blocks skip the scores
- * above the diagonal; below ~768 tokens the extra kernel calls cost more than that saves.
- */
-const BLOCK_QUERIES = 256;
-const BLOCKED_FROM = 768;
-
-/**
- * The query blocks for one row of `tokens` (0: the whole-layer kernel): blocks of at most BLOCK_QUERIES from
- * BLOCKED_FROM tokens on, and at any length more blocks while one block's share of a layer's probabilities
- * (`layerBytes`) exceeds `budget`. A power of two, so that lengths share programs; at most 256, and one per token.
- */
-export function blocksForRow(tokens: number, layerBytes: number, budget: number): number {
-  if (tokens < BLOCKED_FROM && layerBytes <= budget) return 0;
-  let blocks = 2;
-  while ((tokens / blocks > BLOCK_QUERIES || layerBytes / blocks > budget) && blocks < Math.min(256, tokens)) blocks *= 2;
-  return Math.min(blocks, tokens);
-}
 
 export interface LayerParams {
   inputNorm: Tensor;

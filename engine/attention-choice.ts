@@ -45,7 +45,7 @@ export function fusedAttentionUsable(config: Qwen3Config, dtype: FloatType, prov
   return asked !== 'masked' && dtype === 'float32' && providers.every((p) => p === 'cpu') && config.headDim % FUSED_HEAD_DIM_MULTIPLE === 0;
 }
 
-/** onnxruntime's fused CPU attention kernels fail at run time on a head_dim that is not a multiple of this. */
+/** onnxruntime's GroupQueryAttention CPU kernel fails at run time ("head_size must be a multiple of 8") on other head_dims. */
 export const FUSED_HEAD_DIM_MULTIPLE = 8;
 
 export interface LearnerAttention {

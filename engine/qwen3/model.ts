@@ -292,18 +292,32 @@ export function lmHead(p: Qwen3Params, hidden: Tensor): Tensor {
   return linear(hidden, p.head);
 }
 
+/** Rows per product of the decoding head (lmHeadFewRows). */
+export const HEAD_ROW_BLOCK = 16;
+
 /**
- * lmHead for a few rows (decoding, inference only), computed as (W h^T)^T: onnxruntime's MatMul of the
- * [vocab, hidden] weight by a narrow [hidden, rows] matrix streams the weight once, where Gemm with transB ran
- * 1.6-2.2x slower for 2-32 rows at Qwen3 dimensions (measured; the same at 1 row, slower past ~64).
+ * lmHead for decoding (inference only), computed as (W h^T)^T in blocks of HEAD_ROW_BLOCK rows: onnxruntime's
+ * MatMul of the [vocab, hidden] weight by a narrow [hidden, rows] matrix streams the weight once, where Gemm
+ * with transB ran 1.6-2.2x slower for 2-32 rows at Qwen3 dimensions. The rows are padded to whole blocks and
+ * each block is its own product: MLAS picks its block of the reduction (hidden) axis from the narrow matrix's
+ * width (up to 16 columns: one block size; 17-32: another), so a fixed width keeps a row's logits the same
+ * however many rows share the step (docs/engine.md, "Batch-composition invariance").
  */
 export function lmHeadFewRows(p: Qwen3Params, hidden: Tensor): Tensor {
   const g = hidden.graph;
-  const [rows, width] = hidden.shape;
-  const vocab = p.head.shape[0];
+  const rows = hidden.shape[0];
+  const [vocab, width] = p.head.shape as number[]; // parameters have static shapes
+  const f = hidden.dtype;
+  const one = { dtype: 'int64' as const, shape: [1] };
   return g.noGrad(() => {
-    const hT = g.apply1('Transpose', [hidden], { perm: [1, 0] }, { dtype: hidden.dtype, shape: [width, rows] });
-    const logitsT = g.apply1('MatMul', [p.head, hT], {}, { dtype: hidden.dtype, shape: [vocab, rows] });
-    return g.apply1('Transpose', [logitsT], { perm: [1, 0] }, { dtype: hidden.dtype, shape: [rows, vocab] });
+    const n = dimOf(hidden, 0, true);
+    const block = g.ints([HEAD_ROW_BLOCK]);
+    const extra = g.apply1('Mod', [g.apply1('Sub', [block, g.apply1('Mod', [n, block], {}, one)], {}, one), block], {}, one);
+    const pads = g.apply1('Concat', [g.ints([0, 0]), extra, g.ints([0])], { axis: 0 }, { dtype: 'int64', shape: [4] });
+    const padded = g.apply1('Pad', [hidden, pads], {}, { dtype: f, shape: ['padded_rows', width] });
+    const blocks = reshape(padded, ['blocks', HEAD_ROW_BLOCK, width], g.ints([-1, HEAD_ROW_BLOCK, width]));
+    const logitsT = g.apply1('MatMul', [p.head, transpose(blocks, [0, 2, 1])], {}, { dtype: f, shape: ['blocks', vocab, HEAD_ROW_BLOCK] });
+    const logits = reshape(transpose(logitsT, [0, 2, 1]), ['padded_rows', vocab], g.ints([-1, vocab]));
+    return g.apply1('Slice', [logits, g.ints([0]), n, g.ints([0])], {}, { dtype: f, shape: [rows, vocab] });
   });
 }

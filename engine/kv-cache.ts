@@ -20,7 +20,7 @@ export const MIN_ROWS = 2;
  * Cache slots to allocate when `need` no longer fit: need plus an eighth (at least 256, at most 4,096), in
  * multiples of 64. A decode step reads every row up to the capacity, so headroom is read at every step, while a
  * re-layout copies the whole cache once; an eighth keeps the headroom under ~12% at the price of ~9x the final
- * cache in copies over a generation (docs/BENCHMARKS.md, "Sampler").
+ * cache in copies over a generation, where doubling read up to twice the cache at every step (docs/BENCHMARKS.md, "Engine design measurements").
  */
 export function slotsFor(need: number): number {
   return Math.ceil((need + Math.min(4096, Math.max(256, need >> 3))) / 64) * 64;

@@ -36,9 +36,8 @@ export interface LearnerOptions<F extends FloatType = FloatType> {
   /**
    * On the fused attention path, a train step keeps every layer's attention probabilities for its backward
    * while they fit in this many bytes (layers x rows x heads x T^2 x 4); past that, each layer recomputes its
-   * own in the backward, so that one layer's are alive at a time. Default 1 GiB: measured on 4 layers x 16
-   * heads, one row, recomputing cost 20% more time at T = 1024 (0.27 GB kept) and saved 40% of the peak memory;
-   * at T = 2048 (1.07 GB kept) it was faster as well (1.4-1.6 s against 2.0-3.6 s, peak 2.0 GB against 3.7).
+   * own in the backward, so that one layer's are alive at a time. Default 1 GiB: past about that much,
+   * recomputing was measured faster as well as smaller (docs/BENCHMARKS.md, "Engine design measurements").
    * A row of 768 tokens or more, or whose one layer's probabilities exceed it, runs in blocks of queries
    * instead (AttentionKind 'causal-blocked-N', attention-choice.ts), one row at a time (byRow), in a train step
    * and in scoring alike.

@@ -298,7 +298,7 @@ export const HEAD_ROW_BLOCK = 16;
 /**
  * lmHead for decoding (inference only), computed as (W h^T)^T in blocks of HEAD_ROW_BLOCK rows: onnxruntime's
  * MatMul of the [vocab, hidden] weight by a narrow [hidden, rows] matrix streams the weight once, where Gemm
- * with transB ran 1.6-2.2x slower for 2-32 rows at Qwen3 dimensions. The rows are padded to whole blocks and
+ * with transB is slower for a few rows (docs/BENCHMARKS.md, "Engine design measurements"). The rows are padded to whole blocks and
  * each block is its own product: MLAS picks its block of the reduction (hidden) axis from the narrow matrix's
  * width (up to 16 columns: one block size; 17-32: another), so a fixed width keeps a row's logits the same
  * however many rows share the step (docs/engine.md, "Batch-composition invariance").

@@ -9,6 +9,7 @@ import { decodeProgram, prefillProgram } from './programs.ts';
 import type { HeadRows } from './programs.ts';
 import { prefillAttention, queryBlocks } from './attention-choice.ts';
 import { MIN_ROWS } from './kv-cache.ts';
+import { storeNames } from './runtime/store-names.ts';
 import type { KvCache } from './kv-cache.ts';
 
 /** What a run needs of a sequence. */
@@ -103,7 +104,8 @@ export class StepRunner {
       fetches[`new_values.${l}`] = n.newValues;
     });
     for (const name of Object.keys(feeds)) if (!session.inputs.includes(name)) delete feeds[name];
-    for (const name of session.inputs) if (!(name in feeds)) feeds[name] = this.weightPrefix + name;
+    const weights = storeNames.params(this.weightPrefix);
+    for (const name of session.inputs) if (!(name in feeds)) feeds[name] = weights.of(name); // the rest are parameters
     const out = await this.device.run(session, feeds, fetches);
     const writes = this.cache.names.layers.flatMap((n) => [
       { dst: n.keys, src: n.newKeys, keysTransposed: true },

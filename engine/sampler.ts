@@ -246,6 +246,11 @@ export class Sampler {
       .then(async () => {
         while (this.releasing.length > 0 || this.active().length > 0) await this.iteration();
       })
+      .catch((e: Error) => {
+        // Not one run's failure (those fail their own calls): the device itself. No call may wait forever.
+        for (const s of this.seqs.values()) this.finish(s, e);
+        for (const r of this.releasing.splice(0)) r.done();
+      })
       .finally(() => {
         this.looping = false;
         if (this.releasing.length > 0 || this.active().length > 0) this.schedule();

@@ -18,6 +18,8 @@ export interface RolloutShape {
   maxTurnTokens: number;
   /** Tool latency, uniform in [min, max] ms, drawn per (trajectory, turn). */
   latencyMs: [number, number];
+  /** Runs of each schedule, alternating which goes first (medians are reported). */
+  repeats: number;
 }
 
 export interface RolloutTimes {
@@ -49,7 +51,10 @@ function trajectories(shape: RolloutShape, vocab: number): Trajectory[] {
   }).flat();
 }
 
-/** Runs both schedules on `sampler` (the asynchronous one first) and checks that they drew the same tokens. */
+/**
+ * Runs both schedules on `sampler` `shape.repeats` times each, alternating which goes first (the machine's
+ * load drifts), checks that every run drew the same tokens, and returns the median times.
+ */
 export async function rolloutCase(sampler: Sampler, vocab: number, shape: RolloutShape): Promise<RolloutTimes> {
   const all = trajectories(shape, vocab);
   const params = { temperature: 1, maxNewTokens: shape.maxTurnTokens, stopTokens: Array.from({ length: Math.ceil(vocab / 64) }, (_, k) => k * 64) };
@@ -80,8 +85,17 @@ export async function rolloutCase(sampler: Sampler, vocab: number, shape: Rollou
     }
     return { ms: performance.now() - started, tokens: out };
   };
-  const a = await run(false);
-  const b = await run(true);
-  if (JSON.stringify(a.tokens) !== JSON.stringify(b.tokens)) throw new Error('agent-loop bench: the two schedules drew different tokens');
-  return { asyncMs: a.ms, lockStepMs: b.ms, tokens: a.tokens.reduce((n, t) => n + t.length, 0) };
+  const times = { async: [] as number[], lock: [] as number[] };
+  let drawn: string | null = null;
+  for (let i = 0; i < shape.repeats; i++) {
+    for (const lockStep of i % 2 === 0 ? [false, true] : [true, false]) {
+      const r = await run(lockStep);
+      (lockStep ? times.lock : times.async).push(r.ms);
+      drawn ??= JSON.stringify(r.tokens);
+      if (JSON.stringify(r.tokens) !== drawn) throw new Error('agent-loop bench: two runs drew different tokens');
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const tokens = (JSON.parse(drawn!) as number[][]).reduce((n, t) => n + t.length, 0);
+  return { asyncMs: median(times.async), lockStepMs: median(times.lock), tokens };
 }

@@ -37,8 +37,8 @@ const configs: Record<string, { config: Qwen3Config; cached: number; prompt: num
     prompt: 1024,
     long: 2048,
     rollout: [
-      { groups: 2, samples: 8, promptTokens: 256, turns: 3, toolTokens: 32, maxTurnTokens: 128, latencyMs: [20, 400] },
-      { groups: 2, samples: 8, promptTokens: 256, turns: 3, toolTokens: 32, maxTurnTokens: 128, latencyMs: [50, 2000] },
+      { groups: 2, samples: 8, promptTokens: 256, turns: 3, toolTokens: 32, maxTurnTokens: 128, latencyMs: [20, 400], repeats: 3 },
+      { groups: 2, samples: 8, promptTokens: 256, turns: 3, toolTokens: 32, maxTurnTokens: 128, latencyMs: [50, 2000], repeats: 3 },
     ],
   },
   'qwen3-0.6b': {
@@ -46,7 +46,7 @@ const configs: Record<string, { config: Qwen3Config; cached: number; prompt: num
     cached: 512,
     prompt: 512,
     long: 256,
-    rollout: [{ groups: 1, samples: 8, promptTokens: 256, turns: 2, toolTokens: 32, maxTurnTokens: 64, latencyMs: [100, 2000] }],
+    rollout: [{ groups: 1, samples: 8, promptTokens: 256, turns: 2, toolTokens: 32, maxTurnTokens: 64, latencyMs: [100, 2000], repeats: 1 }],
   },
 };
 
@@ -109,7 +109,7 @@ if (cases.includes('steps')) {
   }
 }
 if (cases.includes('rollout')) {
-  console.log('\n| model | trajectories x tool turns | tokens generated | asynchronous agent loop, s | lock step, s | speed-up |');
+  console.log('\n| model | trajectories x tool turns | tokens generated | asynchronous agent loop, s (median) | lock step, s (median) | speed-up |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const name of models) {
     const { config, rollout } = configs[name];

@@ -46,7 +46,7 @@ const configs: Record<string, { config: Qwen3Config; cached: number; prompt: num
     cached: 512,
     prompt: 512,
     long: 256,
-    rollout: [{ groups: 1, samples: 8, promptTokens: 256, turns: 2, toolTokens: 32, maxTurnTokens: 64, latencyMs: [100, 2000], repeats: 1 }],
+    rollout: [{ groups: 1, samples: 8, promptTokens: 256, turns: 2, toolTokens: 32, maxTurnTokens: 64, latencyMs: [100, 2000], repeats: 2 }],
   },
 };
 

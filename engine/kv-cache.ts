@@ -51,6 +51,17 @@ export class KvCache<S extends object> {
     return r;
   }
 
+  /** The cache's rows once `n` more sequences are admitted. */
+  rowsAfter(n: number): number {
+    const free = this.rows.filter((s) => s === null).length;
+    return Math.max(MIN_ROWS, this.rows.length + Math.max(0, n - free));
+  }
+
+  /** The capacity once a sequence of `need` tokens fits. */
+  slotsAfter(need: number): number {
+    return need > this.capacity ? slotsFor(need) : this.capacity;
+  }
+
   /** Gives each sequence a row (free ones first); the cache grows by the rows still missing (at least MIN_ROWS). */
   async admit(seqs: S[]): Promise<void> {
     const free = this.rows.flatMap((s, r) => (s === null ? [r] : []));

@@ -15,7 +15,7 @@ import { Device } from './runtime/device.ts';
 import { storeNames } from './runtime/store-names.ts';
 import { checkTokenIds } from './batch.ts';
 import { samplerOverLimit } from './memory.ts';
-import { fusedAttentionUsable, prefillsOneByOne } from './attention-choice.ts';
+import { fusedAttentionUsable, prefillAttention, prefillsOneByOne, queryBlocks } from './attention-choice.ts';
 import { KvCache } from './kv-cache.ts';
 import { StepRunner } from './sampler-step.ts';
 import type { FedSequence, Floats, StepInfo } from './sampler-step.ts';
@@ -272,7 +272,7 @@ export class Sampler {
       r.done();
     }
     const active = this.active();
-    const fresh = active.filter((s) => s.cached === 0);
+    const fresh = this.freshWithinMemory(active.filter((s) => s.cached === 0));
     if (fresh.length > 0) await this.guarded(fresh, () => this.prefill(fresh));
     // An appended turn runs alone (as the same sequence would alone): rows fed more than one token are not
     // batched with rows of other lengths.
@@ -294,6 +294,26 @@ export class Sampler {
       for (const s of fresh) this.seqs.delete(s.id);
       await this.cache.free(fresh).catch(() => undefined);
     }
+  }
+
+  /**
+   * The fresh sequences whose cache row and prefill would fit in memory on their own; the others' calls fail
+   * (and they are dropped), so that one prompt too long does not fail the prompts started beside it.
+   */
+  private freshWithinMemory(fresh: Sequence[]): Sequence[] {
+    const rows = this.cache.rowsAfter(fresh.length);
+    return fresh.filter((s) => {
+      const n = s.pending.length;
+      const blocks = this.fusedPrefill ? queryBlocks(prefillAttention(1, n)) : 0;
+      try {
+        this.checkMemory(rows, this.cache.slotsAfter(n), 1, n, this.fusedPrefill, blocks);
+        return true;
+      } catch (e) {
+        this.finish(s, e as Error);
+        this.seqs.delete(s.id);
+        return false;
+      }
+    });
   }
 
   /** The sequences whose step fits in memory; the others' calls fail with the memory error. */

@@ -9,6 +9,7 @@ import { initWeights } from '../../engine/init.ts';
 import type { Device } from '../../engine/runtime/device.ts';
 import { Sampler } from '../../engine/sampler.ts';
 import type { Generation } from '../../engine/sampler.ts';
+import { samplerBytes } from '../../engine/memory.ts';
 import type { Weights } from '../../engine/tensors.ts';
 import { samplerFixture } from './sampler-fixture.ts';
 import type { SamplerFixture } from './sampler-fixture.ts';
@@ -177,6 +178,22 @@ test('a sequence stops at maxSequenceLength with reason length; a released id is
     await s.release([g.seqId]);
     assert.throws(() => s.length(g.seqId), /no sequence/);
     await assert.rejects(s.resume(g.seqId, [1], { temperature: 0, maxNewTokens: 5 }), /no sequence/);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a call whose step would not fit in memory fails alone; the calls beside it complete', async () => {
+  // Room for short prompts' caches (320 slots) with a few rows, not for a 2,000-token prompt's.
+  const short = samplerBytes(config, { cacheRows: 4, slots: 320, rows: 4, tokens: 8, prefill: true, blocks: 0 }).total;
+  const s = await Sampler.create(config, { device, weights, memoryLimit: short });
+  try {
+    const long = Array.from({ length: 2000 }, (_, t) => t % config.vocabSize);
+    const greedy = { temperature: 0, maxNewTokens: 6, seed: 0 };
+    const [a, b, c] = await Promise.allSettled([s.start(prompts[0], greedy), s.start(long, greedy), s.start(prompts[2], greedy)]);
+    assert.equal(b.status, 'rejected');
+    assert.match((b as PromiseRejectedResult).reason.message, /SamplerOptions\.memoryLimit/);
+    assert.deepEqual([a, c].map((r) => (r as PromiseFulfilledResult<Generation>).value.tokens), [await greedyByRecompute(prompts[0], 6), await greedyByRecompute(prompts[2], 6)]);
   } finally {
     await s.close();
   }

@@ -5,52 +5,26 @@
 // refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readQwen3Config } from '../../engine/config.ts';
 import type { Qwen3Config } from '../../engine/config.ts';
-import { readSafetensors } from '../../engine/safetensors.ts';
-import { Device } from '../../engine/runtime/device.ts';
-import type { Session } from '../../engine/runtime/device.ts';
+import type { Device } from '../../engine/runtime/device.ts';
 import { Sampler } from '../../engine/sampler.ts';
-import { logitsProgram } from '../../engine/programs.ts';
-import { encodeSequences } from '../../engine/batch.ts';
 import { samplerBytes } from '../../engine/memory.ts';
 import type { Weights } from '../../engine/tensors.ts';
+import { samplerFixture } from './sampler-fixture.ts';
+import type { SamplerFixture } from './sampler-fixture.ts';
 
-const DIR = new URL('../fixtures/engine/qwen3_untied/', import.meta.url).pathname;
+let fx: SamplerFixture;
 let config: Qwen3Config;
 let weights: Weights;
 let device: Device;
-let reference: Session;
 
 before(async () => {
-  config = (await readQwen3Config(`${DIR}config.json`)).config;
-  weights = (await readSafetensors(`${DIR}model.safetensors`)).tensors;
-  device = new Device({ threads: 1 });
-  for (const [name, t] of weights) await device.put(`ref/${name}`, { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data) });
-  reference = await device.load(logitsProgram(config, 'float32').bytes);
+  fx = await samplerFixture(1);
+  ({ config, weights, device } = fx);
 });
-after(() => device.close());
+after(() => fx.close());
 
-/** Greedy continuation of `tokens` by recomputing the whole forward pass for every new token. */
-async function greedyByRecompute(tokens: number[], n: number): Promise<{ tokens: number[]; logprobs: number[] }> {
-  const seq = [...tokens];
-  const out = { tokens: [] as number[], logprobs: [] as number[] };
-  const v = config.vocabSize;
-  for (let i = 0; i < n; i++) {
-    const enc = encodeSequences({ inputIds: [seq] });
-    const feeds = { ...Object.fromEntries([...weights.keys()].map((k) => [k, `ref/${k}`])), input_ids: enc.feeds.input_ids, position_ids: enc.feeds.position_ids, attention_mask: enc.feeds.attention_mask };
-    const { logits } = await device.run(reference, feeds, { logits: null });
-    const row = (logits.data as Float32Array).subarray((seq.length - 1) * v, seq.length * v);
-    let best = 0;
-    for (let k = 1; k < v; k++) if (row[k] > row[best]) best = k;
-    const m = row[best];
-    const lse = m + Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0));
-    out.tokens.push(best);
-    out.logprobs.push(row[best] - lse);
-    seq.push(best);
-  }
-  return out;
-}
+const greedyByRecompute = (tokens: number[], n: number) => fx.greedyByRecompute(tokens, n);
 
 const prompts = [[3, 17, 22], [5, 9, 41, 2, 33, 7, 12], [44, 1, 8, 30, 19]];
 
@@ -163,7 +137,7 @@ test('a step that would not fit in the memory limit is refused before the cache 
     // Twice: the refused sequence is not left behind (it would make the second one 2 sequences).
     for (let i = 0; i < 2; i++) {
       await assert.rejects(sampler.generate([long], { temperature: 0, maxNewTokens: 2, seed: 1 }), (e: Error) => {
-        assert.match(e.message, /^sampler: 1 sequences x 2304 cache slots/);
+        assert.match(e.message, /^sampler: 2 cache rows x 2304 cache slots/);
         assert.match(e.message, /SamplerOptions\.memoryLimit/);
         return true;
       });
@@ -175,7 +149,7 @@ test('a step that would not fit in the memory limit is refused before the cache 
   }
 });
 
-test('temperature 0, one sequence (the other head product of the decode step) equals recomputing the forward', async () => {
+test('temperature 0, one sequence alone (its runs padded to two rows) equals recomputing the forward', async () => {
   const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
   try {
     const [gen] = await sampler.generate([prompts[1]], { temperature: 0, maxNewTokens: 10, seed: 1 });

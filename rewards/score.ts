@@ -6,10 +6,9 @@ import { canonicalJson } from '../core/canonical-json.ts';
 import { parseCodeGroundTruth } from '../schemas/ground-truth.ts';
 import type { CodeGroundTruth } from '../schemas/ground-truth.ts';
 import type { RewardSettings } from '../schemas/reward.ts';
-import { codeOutcome } from '../sandbox/index.ts';
-import type { CaseRunner, CodeOutcome } from '../sandbox/index.ts';
-import { lastBoxedInWindow, mathOutcome, STRICT_WINDOW_CHARS, trajectoryReward } from './index.ts';
-import type { MathChecker } from './index.ts';
+import type { CaseRunner } from '../sandbox/index.ts';
+import { codeOutcome, lastBoxedInWindow, mathOutcome, STRICT_WINDOW_CHARS, trajectoryReward } from './index.ts';
+import type { CodeOutcome, MathChecker } from './index.ts';
 
 export type Domain = 'math' | 'code';
 
@@ -125,9 +124,8 @@ async function codeScore(input: ScoreInput, gt: CodeGroundTruth, opts: ScoreOpti
   let last: CodeOutcome | null = null;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const o = await codeOutcome(input.responseText, gt, { sandbox: opts.sandbox, timeoutMs: opts.codeTimeoutMs, memoryMb: opts.codeMemoryMb, firstK: opts.firstK, rewardMode: 'fraction' });
-    // judge_error means the sandbox failed (the ground truth was parsed above): such a verdict says nothing about
-    // the program, so it is retried and never turned into a -1.
-    if (o.reason !== 'judge_error') {
+    // A sandbox_error verdict says nothing about the program: it is retried and never turned into a -1.
+    if (o.status === 'scored') {
       const j = o.judge;
       return {
         outcome: o.score,

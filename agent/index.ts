@@ -7,3 +7,8 @@ export { ToolRunner, ToolInfrastructureError } from './toolRunner.ts';
 export type { ToolRunnerOptions, ToolRun } from './toolRunner.ts';
 export { trajectorySeed } from './seed.ts';
 export { responseTextForReward } from './responseText.ts';
+export { scoreRecords, withAdvantages } from './scoring.ts';
+export { grpoUpdate, oldLogProbs } from './update.ts';
+export type { GrpoUpdateSettings, UpdateMetrics } from './update.ts';
+export { rolloutMetrics, validationMetrics } from './metrics.ts';
+export type { MetricRow } from './metrics.ts';

@@ -1,3 +1,4 @@
 // Every activity the worker registers. Workflows import this module with `import type` only.
 export { prepareStage, writeStageAudit } from './stage.ts';
 export { ingestSource, selectBalanced, writeRlDataset, writeRejectsTable } from './balance-steps.ts';
+export { grpoPrepare, grpoRollout, grpoScore, grpoUpdateStep, grpoRecordMetrics } from './grpo.ts';

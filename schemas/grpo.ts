@@ -150,3 +150,52 @@ export function rewardSettingsOf(g: GrpoSection): RewardSettings {
 export function optimizerStepsPerRlStep(g: GrpoSection): number {
   return g.batch_size / g.mini_batch_size;
 }
+
+/**
+ * What grpoWorkflow is started with: the recipe's fields the stage reads (other sections pass through, so the
+ * whole recipe can be given). `model.path` is the starting policy when no SFT output is handed over.
+ */
+export const grpoRunSchema = z
+  .object({
+    name: z.string().min(1).default('agentrl'),
+    base_dir: z.string().min(1).optional(),
+    run_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"').optional(),
+    seed: z.number().int().nonnegative().max(2 ** 31 - 1),
+    output_dir: z.string().min(1).default('runs'),
+    runtime: z
+      .object({ heartbeat_timeout_s: z.number().positive().default(60), max_attempts: z.number().int().positive().default(5) })
+      .passthrough()
+      .default({}),
+    model: z.object({ path: z.string().min(1), init_seed: z.number().int().nonnegative().optional() }).passthrough(),
+    /** Task queues of the rollout/scoring activities and of the learner's; default: the workflow's own queue. */
+    task_queues: z.object({ rollout: z.string().min(1).optional(), learner: z.string().min(1).optional() }).strict().default({}),
+    grpo: grpoSectionSchema,
+  })
+  .passthrough();
+export type GrpoRun = z.infer<typeof grpoRunSchema>;
+
+/** One RL row as the stage uses it (verl RL parquet: data_source, prompt, ability, reward_model, extra_info). */
+export interface RlPrompt {
+  uid: string;
+  dataSource: string;
+  ability: string;
+  groundTruth: string;
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+}
+
+/** Everything the step activities share, fixed by grpoPrepare. Paths are absolute. */
+export interface GrpoContext {
+  runId: string;
+  outDir: string;
+  workDir: string;
+  baseDir: string;
+  modelDir: string;
+  run: GrpoRun;
+  /** JSON artifact with { train: RlPrompt[], val: RlPrompt[] }. */
+  prompts: { path: string; sha256: string };
+  trainCount: number;
+  valCount: number;
+  rejected: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}

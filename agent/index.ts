@@ -12,3 +12,4 @@ export { grpoUpdate, oldLogProbs } from './update.ts';
 export type { GrpoUpdateSettings, UpdateMetrics } from './update.ts';
 export { rolloutMetrics, validationMetrics } from './metrics.ts';
 export type { MetricRow } from './metrics.ts';
+export { formatTrajectory } from './format.ts';

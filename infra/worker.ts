@@ -95,3 +95,21 @@ export async function runWorker(opts: WorkerOptions = {}): Promise<void> {
     await connection.close();
   }
 }
+
+/** `agentrl worker --task-queue a,b`: one worker per queue in this process, sharing one connection. */
+export async function runWorkers(opts: { address?: string; namespace?: string; taskQueues: string[] }): Promise<void> {
+  installRuntime();
+  const connection = await NativeConnection.connect({ address: opts.address ?? DEFAULT_ADDRESS });
+  try {
+    const bundle = await workflowBundle();
+    const workers = await Promise.all(
+      opts.taskQueues.map((taskQueue) =>
+        Worker.create({ connection, namespace: opts.namespace ?? NAMESPACE, taskQueue, workflowBundle: bundle, activities, shutdownGraceTime: '10 seconds' }),
+      ),
+    );
+    console.error(`[agentrl] worker polling task queues ${opts.taskQueues.map((q) => `"${q}"`).join(', ')} at ${opts.address ?? DEFAULT_ADDRESS}`);
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await connection.close();
+  }
+}

@@ -6,127 +6,63 @@ import { totalmem } from 'node:os';
 import type { Qwen3Config } from './config.ts';
 import { qwen3ParamShapes } from './config.ts';
 import type { FloatType } from './graph/graph.ts';
-import type { Weights } from './tensors.ts';
+import type { FloatArray, FloatArrayOf, Weights } from './tensors.ts';
 import { Rng } from './rng.ts';
-import type { RngState } from './rng.ts';
 import { Device } from './runtime/device.ts';
-import type { DeviceOptions, DeviceTensor, Session } from './runtime/device.ts';
-import { GRAD_PREFIX, METRIC_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram } from './programs.ts';
+import type { DeviceTensor, Session } from './runtime/device.ts';
+import { GRAD_PREFIX, METRIC_PREFIX, ROWS_PREFIX, ROW_INDEX_PREFIX, gradProgram, logProbsProgram, logitsProgram } from './programs.ts';
 import type { Program } from './programs.ts';
 import type { LossSpec } from './losses.ts';
 import { checkTokenIds, encodeScoring, encodeSequences, encodeTrain, padsAtEnd, rowsOf, unpackScored } from './batch.ts';
+import { storeNames } from './runtime/store-names.ts';
+import type { LearnerNames } from './runtime/store-names.ts';
 import type { Encoded, SequenceBatch, TrainMicroBatch } from './batch.ts';
-import { blocksForRow } from './qwen3/model.ts';
-import type { AttentionKind } from './qwen3/model.ts';
+import { fusedAttentionUsable, learnerAttention, learnerRunsByRow } from './attention-choice.ts';
+import type { AttentionKind, LearnerAttention } from './attention-choice.ts';
 import { overLimit, passBytes } from './memory.ts';
+import { DEFAULT_ATTENTION_MEMORY, DEFAULT_OPTIMIZER } from './learner-types.ts';
+import type { LearnerOptions, LearnerState, OptimizerConfig, TrainStepResult } from './learner-types.ts';
 
-export interface OptimizerConfig {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Global gradient-norm clip (0 = none). */
-  maxGradNorm: number;
-}
+export { DEFAULT_ATTENTION_MEMORY, DEFAULT_OPTIMIZER } from './learner-types.ts';
+export type { LearnerOptions, LearnerState, OptimizerConfig, TrainStepResult } from './learner-types.ts';
 
-export const DEFAULT_OPTIMIZER: OptimizerConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 };
-
-export interface LearnerOptions {
-  /** Float type of the programs (float64 for gradient checks). Default float32. */
-  dtype?: FloatType;
-  /** Share a device (e.g. with a Sampler reading the same weights); otherwise the learner opens its own. */
-  device?: Device;
-  deviceOptions?: DeviceOptions;
-  optimizer?: Partial<OptimizerConfig>;
-  /** Seed of the learner's RNG stream (saved with its state). */
-  seed?: number;
-  /** Store-name prefix of the weights on the device (default: '<this learner's namespace>w/'). */
-  prefix?: string;
-  /**
-   * 'auto' (default): batches padded only at the end run the fused causal attention kernel when the programs
-   * are float32 on the CPU provider; every other batch (left padding, holes, float64, other providers) the
-   * explicit masked attention. 'whole-layer': the same, but long rows are never split into query blocks nor a
-   * batch of them into rows (for comparisons; see attentionMemory). 'masked': always the explicit form.
-   */
-  attention?: 'auto' | 'whole-layer' | 'masked';
-  /**
-   * On the fused attention path, a train step keeps every layer's attention probabilities for its backward
-   * while they fit in this many bytes (layers x rows x heads x T^2 x 4); past that, each layer recomputes its
-   * own in the backward, so that one layer's are alive at a time. Default 1 GiB: measured on 4 layers x 16
-   * heads, one row, recomputing cost 20% more time at T = 1024 (0.27 GB kept) and saved 40% of the peak memory;
-   * at T = 2048 (1.07 GB kept) it was faster as well (1.4-1.6 s against 2.0-3.6 s, peak 2.0 GB against 3.7).
-   * A row of 768 tokens or more, or whose one layer's probabilities exceed it, runs in blocks of queries
-   * instead (AttentionKind 'causal-blocked-N', qwen3/model.ts blocksForRow), one row at a time (byRow), in a
-   * train step and in scoring alike.
-   */
-  attentionMemory?: number;
-  /**
-   * A micro-batch whose pass would need more than this many bytes (engine/memory.ts: attention, vocabulary head,
-   * activations, weights and optimizer state) is refused before anything runs, with an error that names it,
-   * instead of the process being killed for memory mid-run. Default: the machine's memory on the CPU provider;
-   * no limit on other providers (their memory is not the host's).
-   */
-  memoryLimit?: number;
-}
-
-const DEFAULT_ATTENTION_MEMORY = 2 ** 30;
-
-/** What a checkpoint needs besides the weights (matches engine/checkpoint.ts TrainingState minus `extra`). */
-export interface LearnerState {
-  step: number;
-  optimizer: { m: Weights; v: Weights };
-  rng: RngState;
-}
-
-export interface TrainStepResult {
-  /** Mini-batch loss (token-mean over every micro-batch's loss tokens). */
-  loss: number;
-  gradNorm: number;
-  /** True when the gradient norm was not finite and nothing was updated. */
-  skipped: boolean;
-  lossTokens: number;
-  /** The loss's metrics, token-means over the mini-batch (GRPO: pg_clipfrac, pg_clipfrac_lower, ppo_kl). */
-  metrics: Record<string, number>;
-  step: number;
-}
-
-let instances = 0;
-
-export class Learner {
+/** A learner's weights, gradients and state come back in its own precision. */
+export class Learner<F extends FloatType = 'float32'> {
   readonly names: string[];
   private rngStream: Rng;
   private readonly sessions = new Map<string, Promise<Session>>();
   private readonly optimizer: OptimizerConfig;
-  private readonly fusedAttention: boolean;
-  private readonly attentionMemory: number;
-  /** Whether long rows may run in query blocks, one row at a time (attention: 'auto'). */
-  private readonly queryBlocks: boolean;
+  private readonly attention: LearnerAttention;
   private readonly memoryLimit: number;
+  private readonly store: LearnerNames;
   private stepCount = 0;
 
   private constructor(
     readonly config: Qwen3Config,
     readonly device: Device,
     private readonly ownsDevice: boolean,
-    readonly dtype: FloatType,
+    readonly dtype: F,
     /** Namespace of this learner's gradients and moments in the device store. */
-    private readonly ns: string,
+    ns: string,
     readonly prefix: string,
-    opts: LearnerOptions,
+    opts: LearnerOptions<F>,
   ) {
+    this.store = storeNames.learner(ns, prefix);
     this.names = [...qwen3ParamShapes(config).keys()];
     this.optimizer = { ...DEFAULT_OPTIMIZER, ...opts.optimizer };
     this.rngStream = Rng.fromSeed(opts.seed ?? 0, 'learner');
     const cpuOnly = device.executionProviders.every((p) => p === 'cpu');
-    this.fusedAttention = (opts.attention ?? 'auto') !== 'masked' && dtype === 'float32' && cpuOnly;
-    this.queryBlocks = opts.attention !== 'whole-layer';
-    this.attentionMemory = opts.attentionMemory ?? DEFAULT_ATTENTION_MEMORY;
+    this.attention = {
+      fused: fusedAttentionUsable(config, dtype, device.executionProviders, opts.attention ?? 'auto'),
+      blocks: opts.attention !== 'whole-layer',
+      memory: opts.attentionMemory ?? DEFAULT_ATTENTION_MEMORY,
+    };
     this.memoryLimit = opts.memoryLimit ?? (cpuOnly ? totalmem() : Infinity);
   }
 
   /** Throws (naming `what`) when a pass over `enc` with `kind` attention would not fit in memoryLimit. */
-  private checkMemory(what: string, enc: Encoded, headRows: string, kind: AttentionKind, use: 'train' | 'score'): void {
-    const shape = { rows: enc.rows, cols: enc.cols, headRows: enc.feeds[headRows].shape[0] };
+  private checkMemory(what: string, enc: Encoded, headRows: number, kind: AttentionKind, use: 'train' | 'score'): void {
+    const shape = { rows: enc.rows, cols: enc.cols, headRows };
     const err = overLimit(what, shape, kind, passBytes(this.config, shape, kind, use, this.dtype === 'float64' ? 8 : 4), this.memoryLimit);
     if (err) throw err;
   }
@@ -145,26 +81,20 @@ export class Learner {
    */
   private byRow<T extends SequenceBatch>(batch: T): { row: number | null; batch: T }[] {
     const whole = [{ row: null, batch }];
-    if (!(this.fusedAttention && this.queryBlocks) || batch.inputIds.length < 2) return whole;
-    const cols = Math.max(...batch.inputIds.map((r) => r.length));
-    if (blocksForRow(cols, this.config.numAttentionHeads * cols ** 2 * 4, this.attentionMemory) === 0) return whole;
+    const cols = Math.max(0, ...batch.inputIds.map((r) => r.length));
+    if (!learnerRunsByRow(this.config, this.attention, batch.inputIds.length, cols)) return whole;
     return padsAtEnd(encodeSequences(batch)) ? rowsOf(batch) : whole;
   }
 
   private attentionOf(enc: Encoded, use: 'train' | 'score'): AttentionKind {
-    if (!(this.fusedAttention && padsAtEnd(enc))) return 'masked';
-    const c = this.config;
-    const oneLayer = enc.rows * c.numAttentionHeads * enc.cols ** 2 * 4;
-    const blocks = this.queryBlocks && enc.rows === 1 ? blocksForRow(enc.cols, oneLayer, this.attentionMemory) : 0;
-    if (blocks > 0) return `causal-blocked-${blocks}`;
-    return use === 'train' && c.numHiddenLayers * oneLayer > this.attentionMemory ? 'causal-recompute' : 'causal';
+    return learnerAttention(this.config, this.attention, { rows: enc.rows, cols: enc.cols, padsAtEnd: padsAtEnd(enc) }, use);
   }
 
   /** Copies `weights` (f32 host tensors) onto the device (a fresh device unless `opts.device` is given). */
-  static async create(config: Qwen3Config, weights: Weights, opts: LearnerOptions = {}): Promise<Learner> {
+  static async create<F extends FloatType = 'float32'>(config: Qwen3Config, weights: Weights<FloatArray>, opts: LearnerOptions<F> = {}): Promise<Learner<F>> {
     const device = opts.device ?? new Device(opts.deviceOptions);
-    const ns = `learner${instances++}/`;
-    const l = new Learner(config, device, !opts.device, opts.dtype ?? 'float32', ns, opts.prefix ?? `${ns}w/`, opts);
+    const ns = storeNames.namespace('learner');
+    const l = new Learner<F>(config, device, !opts.device, opts.dtype ?? ('float32' as F), ns, opts.prefix ?? `${ns}w/`, opts);
     await l.setWeights(weights);
     return l;
   }
@@ -179,19 +109,19 @@ export class Learner {
   }
 
   /** Replaces the weights (shapes are checked against the config). */
-  async setWeights(weights: Weights): Promise<void> {
+  async setWeights(weights: Weights<FloatArray>): Promise<void> {
     const shapes = qwen3ParamShapes(this.config);
     for (const [name, shape] of shapes) {
       const t = weights.get(name);
       if (!t) throw new Error(`learner: weights lack ${name}`);
       if (t.shape.join() !== shape.join()) throw new Error(`learner: ${name} has shape [${t.shape}], expected [${shape}]`);
     }
-    for (const name of this.names) await this.device.put(this.prefix + name, this.toDevice(weights.get(name)!.shape, weights.get(name)!.data));
+    for (const name of this.names) await this.device.put(this.store.weights.of(name), this.toDevice(weights.get(name)!.shape, weights.get(name)!.data));
   }
 
-  /** Copies of the current weights as f32 host tensors. */
-  async weights(): Promise<Weights> {
-    return this.fetch(this.names.map((n) => this.prefix + n), this.names);
+  /** Copies of the current weights, in the learner's precision. */
+  async weights(): Promise<Weights<FloatArrayOf<F>>> {
+    return this.fetch(this.store.weights.all(this.names));
   }
 
   /**
@@ -215,10 +145,25 @@ export class Learner {
   private async logProbsOf(batch: SequenceBatch, mask?: number[][]): Promise<{ logp: number[][]; entropy: number[][] }> {
     const enc = encodeScoring(batch, mask);
     const attention = this.attentionOf(enc, 'score');
-    this.checkMemory('the batch', enc, 'score_rows', attention, 'score');
+    this.checkMemory('the batch', enc, enc.feeds.score_rows.shape[0], attention, 'score');
     const session = await this.session(`logprobs:${attention}`, () => logProbsProgram(this.config, this.dtype, attention));
     const out = await this.device.run(session, pick({ ...this.weightFeeds(), ...enc.feeds }, session), { logp: null, entropy: null });
     return { logp: unpackScored(out.logp.data as Float32Array, enc), entropy: unpackScored(out.entropy.data as Float32Array, enc) };
+  }
+
+  /**
+   * The logits at every position of every row, [rows, cols, vocab] flat (cols: the longest row), in the learner's
+   * precision: the model's output for the batch as Hugging Face's forward gives it (padding positions hold
+   * what the model computes there).
+   */
+  async logits(batch: SequenceBatch): Promise<{ data: FloatArrayOf<F>; shape: [number, number, number] }> {
+    this.checkTokens(batch);
+    const enc = encodeSequences(batch);
+    const attention = this.attentionOf(enc, 'score');
+    this.checkMemory('the batch', enc, enc.rows * enc.cols, attention, 'score');
+    const session = await this.session(`logits:${attention}`, () => logitsProgram(this.config, this.dtype, attention));
+    const out = await this.device.run(session, pick({ ...this.weightFeeds(), ...enc.feeds }, session), { logits: null });
+    return { data: out.logits.data as FloatArrayOf<F>, shape: [enc.rows, enc.cols, this.config.vocabSize] };
   }
 
   /**
@@ -233,7 +178,7 @@ export class Learner {
     const encoded = parts.map((p) => encodeTrain(p.batch, this.dtype, grpo));
     const lossTokens = encoded.reduce((a, e) => a + e.lossTokens, 0);
     // Every micro-batch is checked before the first runs, so a refused step leaves no partial gradients behind.
-    encoded.forEach((e, i) => this.checkMemory(parts[i].what, e, 'loss_rows', this.attentionOf(e, 'train'), 'train'));
+    encoded.forEach((e, i) => this.checkMemory(parts[i].what, e, e.feeds.loss_rows.shape[0], this.attentionOf(e, 'train'), 'train'));
     const programFor = (enc: Encoded) => {
       const attention = this.attentionOf(enc, 'train');
       return this.session(`grad:${loss.kind}:${attention}`, () => gradProgram(this.config, this.dtype, loss.kind, attention));
@@ -250,12 +195,12 @@ export class Learner {
     const rowsOnly = new Map(rowParams.filter((n) => !denseParams.includes(n)).map((n) => [n, 0]));
     let sumSq = 0;
     for (let i = 0; i < encoded.length; i++) {
-      const into = i === 0 ? `${this.ns}grad/` : `${this.ns}gradpart/`;
+      const into = i === 0 ? this.store.grads : this.store.gradParts;
       const fetches: Record<string, string | null> = { grad_sumsq: null };
-      for (const n of denseParams) fetches[GRAD_PREFIX + n] = into + n;
+      for (const n of denseParams) fetches[GRAD_PREFIX + n] = into.of(n);
       for (const n of rowParams) {
-        fetches[ROWS_PREFIX + n] = `${this.ns}gradrows/${n}`;
-        fetches[ROW_INDEX_PREFIX + n] = `${this.ns}gradrowidx/${n}`;
+        fetches[ROWS_PREFIX + n] = this.store.gradRows.of(n);
+        fetches[ROW_INDEX_PREFIX + n] = this.store.gradRowIndex.of(n);
       }
       for (const o of session.outputs) if (o.startsWith(METRIC_PREFIX)) fetches[o] = null;
       const feeds = { ...this.weightFeeds(), ...encoded[i].feeds, loss_scale: scalar(lossTokens > 0 ? 1 / lossTokens : 0), ...knobs };
@@ -266,23 +211,23 @@ export class Learner {
         const name = k.slice(METRIC_PREFIX.length);
         metrics[name] = (metrics[name] ?? 0) + Number(v.data[0]);
       }
-      sumSq = i === 0 ? Number(out.grad_sumsq.data[0]) : await this.device.accumulate(denseParams.map((n) => [`${this.ns}grad/${n}`, `${this.ns}gradpart/${n}`]));
+      sumSq = i === 0 ? Number(out.grad_sumsq.data[0]) : await this.device.accumulate(denseParams.map((n) => [this.store.grads.of(n), this.store.gradParts.of(n)]));
       for (const n of rowParams) {
-        const delta = await this.device.scatterRows(`${this.ns}grad/${n}`, `${this.ns}gradrows/${n}`, `${this.ns}gradrowidx/${n}`, this.prefix + n);
+        const delta = await this.device.scatterRows(this.store.grads.of(n), this.store.gradRows.of(n), this.store.gradRowIndex.of(n), this.store.weights.of(n));
         if (rowsOnly.has(n)) rowsOnly.set(n, rowsOnly.get(n)! + delta);
         else sumSq += delta;
       }
       for (const v of rowsOnly.values()) sumSq += v;
     }
-    await this.device.drop([...denseParams.map((n) => `${this.ns}gradpart/${n}`), ...rowParams.flatMap((n) => [`${this.ns}gradrows/${n}`, `${this.ns}gradrowidx/${n}`])]);
+    await this.device.drop([...this.store.gradParts.all(denseParams), ...this.store.gradRows.all(rowParams), ...this.store.gradRowIndex.all(rowParams)]);
     return { metrics, lossTokens, sumSq };
   }
 
   /** Gradients of the mini-batch loss w.r.t. every parameter, without updating anything (tests, diagnostics). */
-  async gradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ grads: Weights; metrics: Record<string, number> }> {
+  async gradients(micro: TrainMicroBatch[], loss: LossSpec): Promise<{ grads: Weights<FloatArrayOf<F>>; metrics: Record<string, number> }> {
     const { metrics } = await this.accumulateGradients(micro, loss);
-    const grads = await this.fetch(this.names.map((n) => `${this.ns}grad/${n}`), this.names);
-    await this.device.drop(this.names.map((n) => `${this.ns}grad/${n}`));
+    const grads = await this.fetch(this.store.grads.all(this.names));
+    await this.device.drop(this.store.grads.all(this.names));
     return { grads, metrics };
   }
 
@@ -295,10 +240,10 @@ export class Learner {
     let skipped = true;
     if (lossTokens > 0) {
       ({ gradNorm, skipped } = await this.device.adamw({
-        params: this.names.map((n) => this.prefix + n),
-        grads: this.names.map((n) => `${this.ns}grad/${n}`),
-        moments1: this.names.map((n) => `${this.ns}adam.m/${n}`),
-        moments2: this.names.map((n) => `${this.ns}adam.v/${n}`),
+        params: this.store.weights.all(this.names),
+        grads: this.store.grads.all(this.names),
+        moments1: this.store.moments1.all(this.names),
+        moments2: this.store.moments2.all(this.names),
         lr,
         beta1: o.beta1,
         beta2: o.beta2,
@@ -309,30 +254,30 @@ export class Learner {
         sumSq,
       }));
     }
-    await this.device.drop(this.names.map((n) => `${this.ns}grad/${n}`));
+    await this.device.drop(this.store.grads.all(this.names));
     if (!skipped) this.stepCount++;
     const { loss: lossValue = 0, ...rest } = metrics;
     return { loss: lossValue, gradNorm, skipped, lossTokens, metrics: rest, step: this.stepCount };
   }
 
-  /** Optimizer moments (zeros before the first update), step and RNG, for a checkpoint. */
-  async state(): Promise<LearnerState> {
+  /** Optimizer moments (zeros before the first update), step and RNG, for a checkpoint; in the learner's precision. */
+  async state(): Promise<LearnerState<FloatArrayOf<F>>> {
     const shapes = qwen3ParamShapes(this.config);
-    const moments = async (k: 'm' | 'v'): Promise<Weights> => {
-      const stored = await this.fetch(this.names.map((n) => `${this.ns}adam.${k}/${n}`), this.names).catch(() => null);
+    const moments = async (k: 'm' | 'v'): Promise<Weights<FloatArrayOf<F>>> => {
+      const stored = await this.fetch((k === 'm' ? this.store.moments1 : this.store.moments2).all(this.names)).catch(() => null);
       if (stored) return stored;
-      return new Map(this.names.map((n) => [n, { shape: shapes.get(n)!, data: new Float32Array(shapes.get(n)!.reduce((a, b) => a * b, 1)) }]));
+      return new Map(this.names.map((n) => [n, { shape: shapes.get(n)!, data: this.zeros(shapes.get(n)!.reduce((a, b) => a * b, 1)) }]));
     };
     return { step: this.stepCount, optimizer: { m: await moments('m'), v: await moments('v') }, rng: this.rngStream.state() };
   }
 
   /** Restores what state() returned (weights are restored separately, with setWeights). */
-  async loadState(s: LearnerState): Promise<void> {
+  async loadState(s: LearnerState<FloatArray>): Promise<void> {
     for (const name of this.names) {
       for (const [k, w] of [['m', s.optimizer.m], ['v', s.optimizer.v]] as const) {
         const t = w.get(name);
         if (!t) throw new Error(`learner: optimizer state lacks ${k} of ${name}`);
-        await this.device.put(`${this.ns}adam.${k}/${name}`, this.toDevice(t.shape, t.data));
+        await this.device.put((k === 'm' ? this.store.moments1 : this.store.moments2).of(name), this.toDevice(t.shape, t.data));
       }
     }
     this.stepCount = s.step;
@@ -344,7 +289,7 @@ export class Learner {
     for (const s of this.sessions.values()) await this.device.release(await s).catch(() => undefined);
     this.sessions.clear();
     if (this.ownsDevice) await this.device.close();
-    else await this.device.drop(this.names.flatMap((n) => [this.prefix + n, `${this.ns}adam.m/${n}`, `${this.ns}adam.v/${n}`]));
+    else await this.device.drop([this.store.weights, this.store.moments1, this.store.moments2].flatMap((p) => p.all(this.names)));
   }
 
   private session(key: string, build: () => Program): Promise<Session> {
@@ -363,18 +308,21 @@ export class Learner {
   }
 
   private weightFeeds(): Record<string, string> {
-    return Object.fromEntries(this.names.map((n) => [n, this.prefix + n]));
+    return Object.fromEntries(this.names.map((n) => [n, this.store.weights.of(n)]));
   }
 
-  private toDevice(shape: number[], data: Float32Array): DeviceTensor {
+  private toDevice(shape: number[], data: FloatArray): DeviceTensor {
     return { dtype: this.dtype, shape: [...shape], data: this.dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data) };
   }
 
-  private async fetch(stored: string[], names: string[]): Promise<Weights> {
+  private zeros(n: number): FloatArrayOf<F> {
+    return (this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)) as FloatArrayOf<F>;
+  }
+
+  /** Copies of stored per-parameter tensors (in this.names order), as the device holds them. */
+  private async fetch(stored: string[]): Promise<Weights<FloatArrayOf<F>>> {
     const got = await this.device.get(stored);
-    const out: Weights = new Map();
-    got.forEach((t, i) => out.set(names[i], { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as Float64Array) }));
-    return out;
+    return new Map(got.map((t, i) => [this.names[i], { shape: t.shape, data: t.data as FloatArrayOf<F> }]));
   }
 }
 

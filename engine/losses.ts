@@ -9,7 +9,10 @@ export interface SftLoss {
   kind: 'sft';
 }
 
-/** GRPO policy loss as recipe.md section 3 (clip-higher, dual clip for negative advantages, token-mean). */
+/**
+ * GRPO policy loss of the GRPO-TCR recipe (docs/engine.md, "Using it"): clip-higher (ratio clipped to
+ * [1 - epsLow, 1 + epsHigh]), dual clip at dualClipC for negative advantages, token-mean over the mini-batch.
+ */
 export interface GrpoLoss {
   kind: 'grpo';
   epsLow: number;

@@ -10,8 +10,8 @@
 // fragmentation come on top.
 import type { Qwen3Config } from './config.ts';
 import { qwen3ParamShapes } from './config.ts';
-import { queryBlocks } from './qwen3/model.ts';
-import type { AttentionKind } from './qwen3/model.ts';
+import { attentionLayersHeld } from './attention-choice.ts';
+import type { AttentionKind } from './attention-choice.ts';
 
 export interface PassShape {
   rows: number;
@@ -32,21 +32,11 @@ export interface PassBytes {
   total: number;
 }
 
-/** Multiples of one layer's attention probabilities, per attention form and use (see above); a blocked form
- * holds one block's (1/N of a layer's) at a time. */
-function attentionLayers(layers: number, kind: AttentionKind, use: 'train' | 'score'): number {
-  const blocks = queryBlocks(kind);
-  if (blocks > 0) return (use === 'train' ? 4 : 1) / blocks;
-  if (use === 'score') return kind === 'masked' ? 3 : 1;
-  if (kind === 'causal-recompute') return 4;
-  return layers + (kind === 'masked' ? 4 : 3);
-}
-
 /** About how many bytes a train step or a scoring pass of `shape` takes, with floats of `f` bytes. */
 export function passBytes(cfg: Qwen3Config, shape: PassShape, kind: AttentionKind, use: 'train' | 'score', f = 4): PassBytes {
   const tokens = shape.rows * shape.cols;
   const oneLayer = shape.rows * cfg.numAttentionHeads * shape.cols ** 2 * f;
-  const attention = attentionLayers(cfg.numHiddenLayers, kind, use) * oneLayer;
+  const attention = attentionLayersHeld(cfg.numHiddenLayers, kind, use) * oneLayer;
   const head = 3 * shape.headRows * cfg.vocabSize * f;
   const perToken = 12 * cfg.hiddenSize + (cfg.numAttentionHeads + 2 * cfg.numKeyValueHeads) * cfg.headDim * 2 + 5 * cfg.intermediateSize;
   const activations = (use === 'train' ? cfg.numHiddenLayers : 1) * tokens * perToken * f;
@@ -72,17 +62,37 @@ export function overLimit(what: string, shape: PassShape, kind: AttentionKind, b
   );
 }
 
+export interface SamplerStep {
+  cacheRows: number;
+  slots: number;
+  rows: number;
+  tokens: number;
+  prefill: boolean;
+  blocks: number;
+}
+
 /**
  * About how many bytes a sampler step takes: the KV cache (every layer's keys and values for `cacheRows` rows of
  * `slots` slots), the weights, and the step's attention scores for `rows` rows of `tokens` new tokens: the
  * decode program's explicit form keeps ~3 [rows, heads, tokens, slots + tokens] tensors alive, the fused prefill
  * one [rows, heads, tokens, tokens] (of one of `blocks` query blocks).
  */
-export function samplerBytes(cfg: Qwen3Config, step: { cacheRows: number; slots: number; rows: number; tokens: number; prefill: boolean; blocks: number }, f = 4): { cache: number; scores: number; weights: number; total: number } {
+export function samplerBytes(cfg: Qwen3Config, step: SamplerStep, f = 4): { cache: number; scores: number; weights: number; total: number } {
   const { cacheRows, slots, rows, tokens } = step;
   const cache = cfg.numHiddenLayers * cacheRows * 2 * cfg.numKeyValueHeads * cfg.headDim * slots * f;
   const perRow = step.prefill ? (tokens * tokens) / Math.max(1, step.blocks) : 3 * tokens * (slots + tokens);
   const scores = rows * cfg.numAttentionHeads * perRow * f;
   const weights = [...qwen3ParamShapes(cfg).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) * f;
   return { cache, scores, weights, total: cache + scores + weights };
+}
+
+/** The sampler's error for a cache and step that would not fit in `limit` bytes (null when it fits), naming them. */
+export function samplerOverLimit(cfg: Qwen3Config, step: SamplerStep, f: number, limit: number): Error | null {
+  const bytes = samplerBytes(cfg, step, f);
+  if (bytes.total <= limit) return null;
+  return new Error(
+    `sampler: ${step.cacheRows} cache rows x ${step.slots} cache slots, a step of ${step.rows} x ${step.tokens} new tokens, need about ${gib(bytes.total)} GiB ` +
+      `(KV cache ${gib(bytes.cache)}, attention scores ${gib(bytes.scores)}, weights ${gib(bytes.weights)}), more than the ${gib(limit)} GiB ` +
+      'allowed (SamplerOptions.memoryLimit); release finished sequences, or run fewer or shorter ones together',
+  );
 }

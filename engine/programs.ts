@@ -13,7 +13,8 @@ import { shapeOf } from './graph/ops/elementwise.ts';
 import { headLogProbs, logSumExp } from './graph/ops/nn.ts';
 import { gatherRows, reshape, transposeLast2 } from './graph/ops/shape.ts';
 import { declareParams, decoder, decoderStep, lmHead, lmHeadFewRows } from './qwen3/model.ts';
-import type { AttentionKind, KvOut, KvStep, Qwen3Params } from './qwen3/model.ts';
+import type { KvOut, KvStep, Qwen3Params } from './qwen3/model.ts';
+import type { AttentionKind } from './attention-choice.ts';
 import { grpoInputs, grpoLoss, sftLoss } from './losses.ts';
 import type { LossSpec } from './losses.ts';
 
@@ -141,9 +142,9 @@ export function decodeProgram(cfg: Qwen3Config, dtype: FloatType, head: HeadRows
 /**
  * decodeProgram's first step for rows with nothing cached, on the fused attention (float32, CPU): each row's
  * tokens first and its padding after, so causality alone keeps padding out. Inputs input_ids, position_ids,
- * last_index; the same outputs as decodeProgram. A long prompt no longer materialises [B, heads, T, T] masked
- * scores (measured on the tiny model, 8 prompts of 2,048 tokens: prefill 2-7 s and 6.8 GB through the decode
- * program). `attention` 'causal-blocked-N' runs one row in query blocks.
+ * last_index; the same outputs as decodeProgram. A long prompt does not materialise [B, heads, T, T] masked
+ * scores, as the decode program's explicit attention would (docs/engine.md, "Fresh prompts through the fused
+ * prefill"). `attention` 'causal-blocked-N' runs one row in query blocks.
  */
 export function prefillProgram(cfg: Qwen3Config, head: HeadRows = 'many-rows', attention: AttentionKind = 'causal'): Program {
   const g = new Graph('float32');

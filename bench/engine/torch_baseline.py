@@ -25,7 +25,7 @@ Flags:
   --skip-train / --skip-decode
   --seed N                  weights and token ids (default 0)
 
-The train step is the SFT step of recipe.md: masked NLL sum(CE*mask)/sum(mask) with labels = next token (the
+The train step is the SFT stage's step: masked NLL sum(CE*mask)/sum(mask) with labels = next token (the
 first quarter of each row masked out as "prompt"), backward, global grad-norm clip 1.0, AdamW(lr 1e-5, betas
 0.9/0.95, weight decay 0.01), all f32. Decode is a prefill of the prompt followed by one-token steps through the
 model's KV cache (DynamicCache), argmax each step, no early stop. Times are wall clock; tokens_per_s come from the

@@ -12,47 +12,12 @@ import { linear, matmul } from '../graph/ops/linalg.ts';
 import { blockedCausalAttention, causalAttention, causalWindow, rotaryEmbedding } from '../graph/ops/attention.ts';
 import type { CausalWindow, RotaryCache } from '../graph/ops/attention.ts';
 import { rmsNorm, rope, softmax } from '../graph/ops/nn.ts';
+import { queryBlocks } from '../attention-choice.ts';
+import type { AttentionKind } from '../attention-choice.ts';
 import { concat, dimOf, embedding, reshape, slice, transpose, transposeLast2, unsqueeze } from '../graph/ops/shape.ts';
 
 /** Additive mask value for disallowed keys (finite, so fully masked rows stay NaN-free). */
 const MASKED = -1e9;
-
-/**
- * How the decoder attends. 'masked': explicit matmuls, softmax and an additive causal + padding mask (any
- * attention_mask, any float type). 'causal': the fused kernel of graph/ops/attention.ts (float32, and only for
- * rows whose padding is all at the end: attention_mask is then not read). 'causal-recompute': the same, but a
- * train step recomputes each layer's attention probabilities in its backward instead of keeping them from the
- * forward pass (one more kernel call per layer; memory for one layer's [B, heads, T, T] instead of all layers').
- * 'causal-blocked-N' (one row only): the fused kernel over N blocks of queries, so that one block's
- * [heads, T/N, T] is alive at a time (blockedCausalAttention), for sequences too long for one layer's.
- */
-export type AttentionKind = 'masked' | 'causal' | 'causal-recompute' | `causal-blocked-${number}`;
-
-/** The number of query blocks of a 'causal-blocked-N' kind; 0 for the others. */
-export function queryBlocks(kind: AttentionKind): number {
-  return kind.startsWith('causal-blocked-') ? Number(kind.slice('causal-blocked-'.length)) : 0;
-}
-
-/**
- * One row of at least BLOCKED_FROM tokens runs in query blocks of at most BLOCK_QUERIES (bench/engine/long-row.ts,
- * tiny model, train step, time against the whole-layer kernel: 512 tokens in 2 blocks 1.18x, 768 in 4 0.94x,
- * 1,024 in 4 0.77x, 2,048 in 8 0.78x, 4,096 in 16 0.61x with 0.31x the memory). The blocks skip the scores
- * above the diagonal; below ~768 tokens the extra kernel calls cost more than that saves.
- */
-const BLOCK_QUERIES = 256;
-const BLOCKED_FROM = 768;
-
-/**
- * The query blocks for one row of `tokens` (0: the whole-layer kernel): blocks of at most BLOCK_QUERIES from
- * BLOCKED_FROM tokens on, and at any length more blocks while one block's share of a layer's probabilities
- * (`layerBytes`) exceeds `budget`. A power of two, so that lengths share programs; at most 256, and one per token.
- */
-export function blocksForRow(tokens: number, layerBytes: number, budget: number): number {
-  if (tokens < BLOCKED_FROM && layerBytes <= budget) return 0;
-  let blocks = 2;
-  while ((tokens / blocks > BLOCK_QUERIES || layerBytes / blocks > budget) && blocks < Math.min(256, tokens)) blocks *= 2;
-  return Math.min(blocks, tokens);
-}
 
 export interface LayerParams {
   inputNorm: Tensor;
@@ -327,18 +292,32 @@ export function lmHead(p: Qwen3Params, hidden: Tensor): Tensor {
   return linear(hidden, p.head);
 }
 
+/** Rows per product of the decoding head (lmHeadFewRows). */
+export const HEAD_ROW_BLOCK = 16;
+
 /**
- * lmHead for a few rows (decoding, inference only), computed as (W h^T)^T: onnxruntime's MatMul of the
- * [vocab, hidden] weight by a narrow [hidden, rows] matrix streams the weight once, where Gemm with transB ran
- * 1.6-2.2x slower for 2-32 rows at Qwen3 dimensions (measured; the same at 1 row, slower past ~64).
+ * lmHead for decoding (inference only), computed as (W h^T)^T in blocks of HEAD_ROW_BLOCK rows: onnxruntime's
+ * MatMul of the [vocab, hidden] weight by a narrow [hidden, rows] matrix streams the weight once, where Gemm
+ * with transB is slower for a few rows (docs/BENCHMARKS.md, "Engine design measurements"). The rows are padded to whole blocks and
+ * each block is its own product: MLAS picks its block of the reduction (hidden) axis from the narrow matrix's
+ * width (up to 16 columns: one block size; 17-32: another), so a fixed width keeps a row's logits the same
+ * however many rows share the step (docs/engine.md, "Batch-composition invariance").
  */
 export function lmHeadFewRows(p: Qwen3Params, hidden: Tensor): Tensor {
   const g = hidden.graph;
-  const [rows, width] = hidden.shape;
-  const vocab = p.head.shape[0];
+  const rows = hidden.shape[0];
+  const [vocab, width] = p.head.shape as number[]; // parameters have static shapes
+  const f = hidden.dtype;
+  const one = { dtype: 'int64' as const, shape: [1] };
   return g.noGrad(() => {
-    const hT = g.apply1('Transpose', [hidden], { perm: [1, 0] }, { dtype: hidden.dtype, shape: [width, rows] });
-    const logitsT = g.apply1('MatMul', [p.head, hT], {}, { dtype: hidden.dtype, shape: [vocab, rows] });
-    return g.apply1('Transpose', [logitsT], { perm: [1, 0] }, { dtype: hidden.dtype, shape: [rows, vocab] });
+    const n = dimOf(hidden, 0, true);
+    const block = g.ints([HEAD_ROW_BLOCK]);
+    const extra = g.apply1('Mod', [g.apply1('Sub', [block, g.apply1('Mod', [n, block], {}, one)], {}, one), block], {}, one);
+    const pads = g.apply1('Concat', [g.ints([0, 0]), extra, g.ints([0])], { axis: 0 }, { dtype: 'int64', shape: [4] });
+    const padded = g.apply1('Pad', [hidden, pads], {}, { dtype: f, shape: ['padded_rows', width] });
+    const blocks = reshape(padded, ['blocks', HEAD_ROW_BLOCK, width], g.ints([-1, HEAD_ROW_BLOCK, width]));
+    const logitsT = g.apply1('MatMul', [p.head, transpose(blocks, [0, 2, 1])], {}, { dtype: f, shape: ['blocks', vocab, HEAD_ROW_BLOCK] });
+    const logits = reshape(transpose(logitsT, [0, 2, 1]), ['padded_rows', vocab], g.ints([-1, vocab]));
+    return g.apply1('Slice', [logits, g.ints([0]), n, g.ints([0])], {}, { dtype: f, shape: [rows, vocab] });
   });
 }

@@ -1,6 +1,5 @@
 // AdamW's element update as a WebAssembly SIMD kernel (four f32 lanes), for the device thread. JavaScript cannot
-// vectorise the update and runs it at ~3.9 ns per parameter on the machines we measured; this kernel runs at
-// close to the speed of memory. WebAssembly reads only its own memory, so tensors pass through it in chunks small
+// vectorise the update; this kernel runs at close to the speed of memory (figures: docs/BENCHMARKS.md, "Engine design measurements"). WebAssembly reads only its own memory, so tensors pass through it in chunks small
 // enough to stay in cache: p, g, m, v in, the kernel, p, m, v out. Plain JavaScript, like worker.mjs; the module
 // is assembled here, byte by byte, from the instruction list below (no toolchain, nothing prebuilt).
 

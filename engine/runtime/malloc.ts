@@ -1,9 +1,8 @@
 // The glibc malloc settings a process that trains on the CPU device should start with. onnxruntime-node copies
-// every output into a fresh ArrayBuffer (0.75 GB of gradients per step at Qwen3-0.6B dimensions). By default
-// glibc maps each buffer over 32 MiB fresh from the kernel, and on the VMs we measured (bench/engine) touching
-// fresh pages cost 0.4-1.7 s per 622 MB, against 0.05 s for the copy itself; the buffers freed by the previous
-// step are never reused. With one arena (device threads allocate too), no mmap and no trimming, they are: a step
-// of the 0.6B-dims benchmark went from ~6.5 s to ~5.2 s. The price: the heap keeps its peak size for the life of
+// every output (every gradient, each step) into a fresh ArrayBuffer. By default glibc maps each buffer over
+// 32 MiB fresh from the kernel, and touching fresh pages costs many times the copy itself; the buffers freed by
+// the previous step are never reused. With one arena (device threads allocate too), no mmap and no trimming,
+// they are (figures: docs/BENCHMARKS.md, "Engine design measurements"). The price: the heap keeps its peak size for the life of
 // the process. glibc reads these only at start-up, so an entry point re-executes itself with them (see
 // bench/engine/run.ts); other C libraries ignore the variable.
 export const DEVICE_MALLOC_TUNABLES = ['glibc.malloc.arena_max=1', 'glibc.malloc.mmap_max=0', 'glibc.malloc.trim_threshold=68719476736'];

@@ -219,7 +219,7 @@ function zerosLike(name, like) {
 }
 
 // One AdamW update of a tensor, in place (torch.optim.AdamW: decoupled decay, then the bias-corrected step).
-// Every constant is a parameter so that the loop keeps them in registers (~2x faster than closure constants).
+// Every constant is a parameter so that the loop keeps them in registers (closure constants are reloaded).
 function adamwKernel(w, g, m, v, coef, c1, beta2, c2, stepSize, invBc2Sqrt, eps, decay) {
   const n = w.length;
   for (let i = 0; i < n; i++) {
@@ -233,7 +233,7 @@ function adamwKernel(w, g, m, v, coef, c1, beta2, c2, stepSize, invBc2Sqrt, eps,
   }
 }
 
-// The same update as a WebAssembly SIMD kernel for f32 tensors (~1.6x faster: 2.4 vs 3.9 ns per parameter), when the runtime has SIMD.
+// The same update as a WebAssembly SIMD kernel for f32 tensors (faster: docs/BENCHMARKS.md, "Engine design measurements"), when the runtime has SIMD.
 const adamwF32 = simdAdamw(adamwKernel);
 
 // Global-norm clipping and AdamW over stored tensors, one fused pass per tensor, in place: an ONNX AdamW costs

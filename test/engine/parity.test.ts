@@ -1,13 +1,11 @@
 // Parity with Hugging Face transformers' Qwen3ForCausalLM on the committed fixtures (test/fixtures/engine/README.md):
-// logits, log-probs, entropy, the SFT and GRPO losses and every parameter gradient, in float32.
+// logits (Learner.logits), log-probs, entropy, the SFT and GRPO losses and every parameter gradient, in float32.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { readQwen3Config } from '../../engine/config.ts';
 import { readSafetensors } from '../../engine/safetensors.ts';
 import { Learner } from '../../engine/learner.ts';
-import { logitsProgram } from '../../engine/programs.ts';
-import { encodeSequences } from '../../engine/batch.ts';
 import type { TrainMicroBatch } from '../../engine/batch.ts';
 import type { Weights } from '../../engine/tensors.ts';
 
@@ -71,15 +69,12 @@ for (const name of ['qwen3_tied', 'qwen3_untied']) {
     const seq = { inputIds: f.inputs.input_ids, attentionMask: f.inputs.attention_mask, positionIds: positions, targets: f.inputs.targets };
     const learner = await Learner.create(f.config, f.weights, { deviceOptions: { threads: 1 } });
     try {
-      // Logits.
-      const program = logitsProgram(f.config, 'float32');
-      const session = await learner.device.load(program.bytes);
-      const enc = encodeSequences(seq);
-      const feeds = { ...Object.fromEntries(program.params.map((n) => [n, learner.prefix + n])), input_ids: enc.feeds.input_ids, position_ids: enc.feeds.position_ids, attention_mask: enc.feeds.attention_mask };
-      const { logits } = await learner.device.run(session, feeds, { logits: null });
+      // Logits (the learner's logits API).
+      const logits = await learner.logits(seq);
       const v = f.config.vocabSize;
       assert.deepEqual(logits.shape, [4, 10, v]);
-      const dLogits = maxDiffMasked(logits.data as Float32Array, f.outputs.get('logits')!.data, f.inputs.attention_mask, v);
+      assert.ok(logits.data instanceof Float32Array);
+      const dLogits = maxDiffMasked(logits.data, f.outputs.get('logits')!.data, f.inputs.attention_mask, v);
       assert.ok(dLogits < 2e-5, `logits differ by ${dLogits}`);
 
       // Log-probs and entropy.

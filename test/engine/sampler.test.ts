@@ -163,7 +163,7 @@ test('a step that would not fit in the memory limit is refused before the cache 
     // Twice: the refused sequence is not left behind (it would make the second one 2 sequences).
     for (let i = 0; i < 2; i++) {
       await assert.rejects(sampler.generate([long], { temperature: 0, maxNewTokens: 2, seed: 1 }), (e: Error) => {
-        assert.match(e.message, /^sampler: 1 sequences x 2304 cache slots/);
+        assert.match(e.message, /^sampler: 2 cache rows x 2304 cache slots/);
         assert.match(e.message, /SamplerOptions\.memoryLimit/);
         return true;
       });
@@ -175,7 +175,7 @@ test('a step that would not fit in the memory limit is refused before the cache 
   }
 });
 
-test('temperature 0, one sequence (the other head product of the decode step) equals recomputing the forward', async () => {
+test('temperature 0, one sequence alone (its runs padded to two rows) equals recomputing the forward', async () => {
   const sampler = await Sampler.create(config, { device, weights, dtype: 'float32' });
   try {
     const [gen] = await sampler.generate([prompts[1]], { temperature: 0, maxNewTokens: 10, seed: 1 });

@@ -23,9 +23,9 @@ export function softmax(x: Tensor): Tensor {
  * (1 on pass-through slices) and xh = x * f: dx = f g*w - xh * (m r mean(g*w * xh)), m the 0/1 of the slice.
  *
  * Why this op order: r is formed as sqrt(D) / sqrt(sum(x^2) + D eps) on the row axes only (ReduceSumSquare
- * without keepdims), and widened once. onnxruntime's broadcasting binary kernels cost ~7 ns per row of the
- * narrower operand, so an eps added to a [..., 1] tensor costs as much as a full pass over x (measured,
- * docs/BENCHMARKS.md).
+ * without keepdims), and widened once. onnxruntime's broadcasting binary kernels pay per row of the narrower
+ * operand, so an eps added to a [..., 1] tensor costs as much as a full pass over x (docs/engine.md, "RMSNorm's
+ * op order").
  */
 export function rmsNorm(x: Tensor, w: Tensor, eps: number, normed?: readonly number[]): Tensor {
   const g = x.graph;
@@ -107,8 +107,8 @@ function targetStats(logits: Tensor, targets: Tensor): TargetStats {
  *   dx = s (W[target] - p W)                          (a gather and one Gemm on p)
  *   dW = -(s x)^T p  + rows s x added at the targets   (one Gemm on p, plus N rows)
  * The dense part of dW is computed transposed, as (-s x)^T p -> [H, V], and transposed back: onnxruntime's
- * Gemm with K = N small and transA on the [N, V] operand runs at ~60% of the speed of this one, which costs more
- * than the transpose (measured, bench/engine). The rows are registered as a scatter gradient, so a program can
+ * Gemm with K = N small and transA on the [N, V] operand is slower than this one by more than the transpose
+ * costs (docs/engine.md, "Head and log-probs share one derivative rule"). The rows are registered as a scatter gradient, so a program can
  * output the dense part and the rows without materialising their sum.
  */
 export function headLogProbs(x: Tensor, w: Tensor, targets: Tensor): { logp: Tensor; entropy: Tensor } {

@@ -1,7 +1,7 @@
 // Public API of the chat layer (tokenizers, chat templates, loss masks, rollout assembly, tool calls).
 export { ChatTokenizer, loadChatModel } from './chatTokenizer.ts';
 export type { RenderOptions } from './chatTokenizer.ts';
-export { encodeConversation, encodeConversationSamples, encodeSpans, UnusableConversationError, DEFAULT_MULTI_TURN } from './lossMask.ts';
+export { encodeConversation, encodeConversationSamples, UnusableConversationError, DEFAULT_MULTI_TURN, MULTI_TURN_MODES } from './lossMask.ts';
 export type { EncodeOptions, EncodedConversation, MultiTurnMode } from './lossMask.ts';
 export { REJECT_REASONS } from './rejectReasons.ts';
 export type { RejectReason } from './rejectReasons.ts';

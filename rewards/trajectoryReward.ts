@@ -1,6 +1,6 @@
-// The GRPO-TCR trajectory reward (recipe.md section 3):
+// The GRPO-TCR trajectory reward (docs/rewards.md, "Reward formula"):
 //   R = outcome (+ TCR when outcome < 0) + overlong
-// It takes the outcome as a number so it serves both domains: math (+1/-1) and code (codeOutcome in [-1, 1]).
+// It takes the outcome as a number so it serves both domains: math (+1/-1) and code (codeOutcome's score in [-1, 1] when its status is 'scored'; a sandbox_error is retried, never rewarded).
 import type { RewardSettings } from '../schemas/reward.ts';
 import { DEFAULT_REWARD_SETTINGS } from '../schemas/reward.ts';
 

@@ -55,6 +55,8 @@ export function bwrapArgs(opts: Pick<SandboxCommandOptions, 'tmpfsBytes' | 'shmB
   args.push('--proc', '/proc', '--dev', '/dev');
   args.push('--size', String(opts.tmpfsBytes), '--tmpfs', '/tmp');
   args.push('--size', String(opts.shmBytes), '--tmpfs', '/dev/shm');
+  // /dev itself is a tmpfs without a size cap that nothing wipes: read-only (its /dev/shm mount stays writable).
+  args.push('--remount-ro', '/dev');
   args.push('--remount-ro', '/', '--chdir', '/tmp');
   return args;
 }

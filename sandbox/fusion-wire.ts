@@ -1,4 +1,4 @@
-// The SandboxFusion /run_code wire format (recipe.md section 5) and its mapping onto the shared RunResult.
+// The SandboxFusion /run_code wire format (docs/sandbox.md, "SandboxFusion client") and its mapping onto the shared RunResult.
 import type { RunResult, RunStatus } from './types.ts';
 
 /** The JSON body of POST /run_code. */

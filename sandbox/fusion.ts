@@ -20,7 +20,7 @@ export interface SandboxFusionOptions {
   /** First back-off delay; doubles per retry up to maxBackoffMs. */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Defaults for each run (recipe tool-time limits). */
+  /** Defaults for each run (the tool-time limits of docs/sandbox.md: 30 s, 2048 MiB). */
   timeoutMs?: number;
   memoryMb?: number;
   compileTimeoutMs?: number;

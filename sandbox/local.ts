@@ -30,6 +30,8 @@ export interface LocalSandboxOptions {
   startTimeoutMs?: number;
   /** Attempts on a fresh server after an infrastructure failure (server died, channel broke). Default 1. */
   retries?: number;
+  /** Time the clean-up after one run may take; past it the server answers and retires. Default 2000 ms. */
+  wipeBudgetMs?: number;
 }
 
 export interface LocalSandbox extends Sandbox, CaseRunner {
@@ -57,6 +59,29 @@ function filesOnWire(files: RunRequest['files']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [path, content] of Object.entries(files ?? {})) out[path] = toBase64(content);
   return out;
+}
+
+function limitsOnWire(limits: RunLimits, timeoutMs: number, memoryMb: number) {
+  return {
+    timeoutMs,
+    cpuSeconds: Math.ceil(timeoutMs / 1000),
+    memoryBytes: memoryMb * 1024 * 1024,
+    fileSizeBytes: limits.fileSizeBytes,
+    processes: limits.processes,
+    openFiles: limits.openFiles,
+    maxOutputBytes: limits.maxOutputBytes,
+  };
+}
+
+/** The wire body of one plain run (stateless or session). */
+function runOnWire(limits: RunLimits, request: RunRequest) {
+  return {
+    code: request.code,
+    echo: request.echoLastExpression ?? false,
+    files: filesOnWire(request.files),
+    stdin: request.stdin ?? '',
+    limits: limitsOnWire(limits, request.timeoutMs ?? limits.timeoutMs, request.memoryMb ?? limits.memoryMb),
+  };
 }
 
 /** The wire body of each CaseJob mode (one process per case for stdin, call and leetcode_call). */
@@ -88,7 +113,7 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
     hostUid: (options.hostUidBase ?? 61_000) + slot,
     tmpfsBytes: (options.tmpfsMb ?? 64) * 1024 * 1024,
     shmBytes: (options.shmMb ?? 16) * 1024 * 1024,
-    serverConfig: JSON.stringify({ preload: options.preload ?? [] }),
+    serverConfig: JSON.stringify({ preload: options.preload ?? [], wipeBudgetMs: options.wipeBudgetMs ?? 2000 }),
     serverSource,
   });
   const pool = new ServerPool({ size: poolSize, commandFor, startTimeoutMs, retries: options.retries ?? 1 });
@@ -96,22 +121,8 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): LocalSand
   let sessionCounter = 0;
   let closed = false;
 
-  const wireLimits = (timeoutMs: number, memoryMb: number) => ({
-    timeoutMs,
-    cpuSeconds: Math.ceil(timeoutMs / 1000),
-    memoryBytes: memoryMb * 1024 * 1024,
-    fileSizeBytes: limits.fileSizeBytes,
-    processes: limits.processes,
-    openFiles: limits.openFiles,
-    maxOutputBytes: limits.maxOutputBytes,
-  });
-  const runBody = (request: RunRequest) => ({
-    code: request.code,
-    echo: request.echoLastExpression ?? false,
-    files: filesOnWire(request.files),
-    stdin: request.stdin ?? '',
-    limits: wireLimits(request.timeoutMs ?? limits.timeoutMs, request.memoryMb ?? limits.memoryMb),
-  });
+  const wireLimits = (timeoutMs: number, memoryMb: number) => limitsOnWire(limits, timeoutMs, memoryMb);
+  const runBody = (request: RunRequest) => runOnWire(limits, request);
 
   async function runCases(job: CaseJob, opts: CaseJobOptions): Promise<CaseRun[]> {
     const base = { limits: wireLimits(opts.timeoutMs, opts.memoryMb), stopOnFailure: opts.stopOnFailure ?? false };

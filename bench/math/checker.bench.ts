@@ -1,4 +1,4 @@
-// Math checker throughput on the shared fixture pairs (warm), against baselines measured in the same run:
+// Math checker throughput on the fixture verdicts (test/fixtures/math, warm), against baselines measured in the same run:
 //   strict     - Open-AgentRL's exact \boxed{} string match (the cheapest possible outcome)
 //   raw-ce     - compute-engine's own isEqual on the extracted, unnormalised answers (no glue, no time-out)
 //   sync       - verifyMathSync on the calling thread (the full checker without the hard time-out)

@@ -32,7 +32,21 @@ export class JudgeStepError extends Error {
   }
 }
 
+// A plan depends only on the test text: GRPO judges every problem once per rollout of its group, so plans are
+// kept (bounded; oldest dropped first).
+const PLAN_CACHE_SIZE = 4096;
+const planCache = new Map<string, Plan>();
+
 async function planOf(gt: LeetCodeGroundTruth, opts: LeetCodeJudgeOptions, runOpts: CaseJobOptions): Promise<Plan> {
+  const cached = planCache.get(gt.test);
+  if (cached) return cached;
+  const plan = await computePlan(gt, opts, runOpts);
+  if (planCache.size >= PLAN_CACHE_SIZE) planCache.delete(planCache.keys().next().value as string);
+  planCache.set(gt.test, plan);
+  return plan;
+}
+
+async function computePlan(gt: LeetCodeGroundTruth, opts: LeetCodeJudgeOptions, runOpts: CaseJobOptions): Promise<Plan> {
   const [run] = await opts.sandbox.runCases({ mode: 'leetcode_plan', test: gt.test }, runOpts);
   if (run.status === 'sandbox_error') throw new JudgeStepError('plan', run);
   // No candidate code runs in this step: any other failure is the test source's.

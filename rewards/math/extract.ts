@@ -48,18 +48,36 @@ function latexSpans(text: string): Candidate[] {
       const start = m.index;
       const end = start + m[0].length;
       if (taken.some(([a, b]) => start < b && end > a)) continue; // $..$ inside an already found $$..$$
+      // Inline math ($..$, \(..\)) never spans lines; display math may.
+      const inline = m[0].startsWith('\\(') || (m[0].startsWith('$') && !m[0].startsWith('$$'));
+      if (inline && m[1].includes('\n')) continue;
       taken.push([start, end]);
       const inner = m[1].trim();
-      if (inner) spans.push({ start, end, text: inner, kind: 'latex' });
+      // A percent sign or word right after the math ("$28$ %", "$28$ percent") belongs to the answer.
+      const percent = /^\s*(?:\\?%|percent\b|pct\b)/.exec(text.slice(end));
+      if (inner) spans.push({ start, end: end + (percent?.[0].length ?? 0), text: percent ? `${inner}\\%` : inner, kind: 'latex' });
     }
   }
   return spans;
 }
 
 // A number that is not glued to letters ("AZYUK2A" holds none) nor part of a LaTeX group or power ("\frac{1}{2}",
-// "x^2"), with optional thousands separators, decimals, a simple fraction and a percent word.
-const NUMBER_RE =
-  /(?<![A-Za-z0-9_.\\{^])-?(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:\/\d+)?(?![A-Za-z0-9_}])(?:\s*(?:\\?%|percent\b|pct\b))?/g;
+// "x^2"), with optional thousands separators (commas or spaces between groups of three after a non-zero lead),
+// a decimal point or decimal comma (a comma that is not a thousands separator: "2,74", "0,111", "1000,99"), a
+// leading-dot decimal (".4"), a simple fraction and a percent word.
+const INTEGER_PART = String.raw`(?:[1-9]\d{0,2}(?:,\d{3})+(?![\d,])|[1-9]\d{0,2}(?: \d{3})+(?![\d])|\d+(?:,\d+(?![\d,]))?)`;
+const NUMBER_RE = new RegExp(
+  String.raw`(?<![A-Za-z0-9_.,\\{^])-?(?:${INTEGER_PART}(?:\.\d+)?|\.\d+)(?:\/\d+)?(?![A-Za-z0-9_}])(?:\s*(?:\\?%|percent\b|pct\b))?`,
+  'g',
+);
+const GROUPED = /^-?[1-9]\d{0,2}(?:[, ]\d{3})+(?!\d)/;
+
+/** One spelling per number: thousands separators dropped, a decimal comma made a point, a leading zero added. */
+export function plainNumberText(text: string): string {
+  let s = GROUPED.test(text) ? text.replace(/^(-?[\d, ]+)/, (m) => m.replace(/[, ]/g, '')) : text.replace(/^(-?\d+),(\d+)/, '$1.$2');
+  s = s.replace(/^(-?)\./, '$10.');
+  return s;
+}
 
 function numberCandidates(text: string, exclude: readonly Candidate[]): Candidate[] {
   const out: Candidate[] = [];
@@ -67,7 +85,27 @@ function numberCandidates(text: string, exclude: readonly Candidate[]): Candidat
     const start = m.index;
     const end = start + m[0].length;
     if (exclude.some((c) => start >= c.start && end <= c.end)) continue;
-    out.push({ start, end, text: m[0], kind: 'number' });
+    out.push({ start, end, text: plainNumberText(m[0]), kind: 'number' });
+  }
+  return out;
+}
+
+/** The whole text normalised when it is exactly one plain number (a bare ground truth such as "1,22"), else null. */
+export function wholePlainNumber(text: string): string | null {
+  const trimmed = text.trim();
+  const m = new RegExp(NUMBER_RE.source).exec(trimmed);
+  return m && m.index === 0 && m[0].length === trimmed.length ? plainNumberText(trimmed) : null;
+}
+
+// A multiple-choice letter written in parentheses, "(C)", outside math.
+const CHOICE_RE = /(?<![A-Za-z0-9\\])\(([A-E])\)(?![A-Za-z0-9])/g;
+
+function choiceCandidates(text: string, exclude: readonly Candidate[]): Candidate[] {
+  const out: Candidate[] = [];
+  for (const m of text.matchAll(CHOICE_RE)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    if (!exclude.some((c) => start >= c.start && end <= c.end)) out.push({ start, end, text: m[1], kind: 'number' });
   }
   return out;
 }
@@ -76,7 +114,8 @@ function allCandidates(text: string, boxes: readonly BoxedSpan[], targets: reado
   const latex = targets.includes('latex') ? latexSpans(text) : [];
   const boxed: Candidate[] = boxes.map((b) => ({ start: b.start, end: b.end, text: b.inner, kind: 'boxed' }));
   const numbers = targets.includes('expr') ? numberCandidates(text, [...latex, ...boxed]) : [];
-  return [...latex, ...numbers].sort((a, b) => a.start - b.start);
+  const choices = choiceCandidates(text, [...latex, ...boxed]);
+  return [...latex, ...numbers, ...choices].sort((a, b) => a.start - b.start);
 }
 
 // Between two boxes, only list glue ("and", "or", commas, math delimiters) joins them into one answer.

@@ -63,6 +63,10 @@ export function normalizeLatex(input: string): string {
   // Display wrappers that carry no value.
   s = s.replace(/\\(displaystyle|textstyle|scriptstyle|limits|nolimits)(?![A-Za-z])/g, ' ');
   s = s.replace(/\\(?:boxed|fbox)\s*\{/g, '{');
+  // A currency sign is not part of the value ("\$16,\!386.20").
+  s = s.replace(/\\\$/g, '');
+  // A multiple-choice letter in parentheses or styled text is the letter: "(C)", "\text{(A)}", "\textbf{(D)}".
+  s = s.replace(/^\{?\s*(?:\\text(?:bf|rm)?\s*\{\s*)?\(([A-E])\)\s*\}?\s*\}?$/, '$1');
   // Thousands separators written with a negative thin space ("11,\! 111") before \! is dropped as spacing.
   s = s.replace(/(\d),\\!\s*(?=\d{3}(?!\d))/g, '$1');
   // Sizing and spacing commands: \left( -> (, \left. -> nothing.

@@ -47,11 +47,45 @@ function stripTextGroups(s: string): { rest: string; texts: string[] } {
   return { rest: rest.replace(/\s+/g, ' ').trim(), texts };
 }
 
+// A row break is "\\\\", or a single backslash before white space (normalisation may leave one).
+const ROW_BREAK = /\\\\|\\(?=\s)/;
+const MATRIX_ENV = /\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?([\s\S]*?)\\end\{\1\}/g;
+
+function numericRows(body: string): number[][] | undefined {
+  const rows = body.split(ROW_BREAK).map((r) => r.trim()).filter((r) => r.length > 0).map((r) => r.split('&').map((c) => Number(c.trim())));
+  return rows.every((r) => r.length === rows[0].length && r.every(Number.isFinite)) ? rows : undefined;
+}
+
+/** Literal numeric matrices joined by + or written side by side (a product) are evaluated to one matrix. */
+function matrixArithmetic(s: string): MathValue | undefined {
+  const matches = [...s.matchAll(MATRIX_ENV)];
+  if (matches.length < 2) return undefined;
+  const ops = matches.slice(1).map((m, i) => s.slice(matches[i].index + matches[i][0].length, m.index).trim());
+  const outside = s.slice(0, matches[0].index).trim() + s.slice(matches[matches.length - 1].index + matches[matches.length - 1][0].length).trim();
+  if (outside || !ops.every((op) => op === '+' || op === '' || op === '\\cdot' || op === '\\times')) return undefined;
+  const mats = matches.map((m) => numericRows(m[2]));
+  if (mats.some((m) => !m)) return undefined;
+  let acc = mats[0]!;
+  for (let i = 1; i < mats.length; i++) {
+    const b = mats[i]!;
+    if (ops[i - 1] === '+') {
+      if (b.length !== acc.length || b[0].length !== acc[0].length) return undefined;
+      acc = acc.map((row, r) => row.map((v, c) => v + b[r][c]));
+    } else {
+      if (acc[0].length !== b.length) return undefined;
+      acc = acc.map((row) => b[0].map((_, c) => row.reduce((sum, v, k) => sum + v * b[k][c], 0)));
+    }
+  }
+  return { kind: 'matrix', rows: acc.map((row) => row.map((v) => ({ kind: 'expr', latex: String(v) }) as MathValue)) };
+}
+
 function parseMatrix(s: string): MathValue | undefined {
+  const sum = matrixArithmetic(s.trim());
+  if (sum) return sum;
   const m = /^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?([\s\S]*)\\end\{\1\}$/.exec(s.trim());
   if (!m) return undefined;
   const rows = m[2]
-    .split(/\\\\/)
+    .split(ROW_BREAK)
     .map((r) => r.trim())
     .filter((r) => r.length > 0)
     .map((r) => r.split('&').map((cell) => parseAnswer(cell)));
@@ -108,7 +142,8 @@ export function parseAnswer(input: string): MathValue {
   const semi = splitTopLevel(s, [';']);
   if (semi.parts.length > 1) return { kind: 'set', items: semi.parts.filter((p) => p).map((p) => parseAnswer(p)) };
 
-  if (/^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) return { kind: 'expr', latex: s.replace(/,/g, '') };
+  if (/^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/.test(s)) return { kind: 'expr', latex: s.replace(/,/g, '') };
+  if (/^-?\.\d+$/.test(s)) return { kind: 'expr', latex: s.replace('.', '0.') };
   const comma = splitTopLevel(s, [',']);
   if (comma.parts.length > 1) return parseCommaList(comma.parts.filter((p) => p));
 

@@ -4,7 +4,7 @@
 import type { ComputeEngine } from '@cortex-js/compute-engine';
 import { CasContext, CheckTimeout, createEngine, withScope } from './cas.ts';
 import { valuesEqual } from './equivalence.ts';
-import { extractAnswer } from './extract.ts';
+import { extractAnswer, wholePlainNumber } from './extract.ts';
 import type { ExtractedAnswer, ExtractionTarget } from './extract.ts';
 import { normalizeLatex } from './normalize.ts';
 import { describeValue, parseAnswer } from './structure.ts';
@@ -44,6 +44,14 @@ function engine(): ComputeEngine {
   return sharedEngine;
 }
 
+// A percent on one side only is the bare number ("28\%" against "28"); a percent on both sides stays (each is /100).
+function percentAgainstBare(gold: string, pred: string): [string, string] {
+  const percent = /\s*\\%$/;
+  const g = percent.test(gold);
+  const p = percent.test(pred);
+  return g === p ? [gold, pred] : [gold.replace(percent, ''), pred.replace(percent, '')];
+}
+
 export function verifyMathSync(gold: string, pred: string, options: VerifyOptions = {}): MathVerdict {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const targets = options.targets ?? ['latex', 'expr'];
@@ -51,8 +59,10 @@ export function verifyMathSync(gold: string, pred: string, options: VerifyOption
   // the "2" out of "\frac{1}{2}". Only a gold written as a response (delimiters, boxes) goes through extraction.
   const wholeGold = options.goldFallbackWhole !== false && !MATH_DELIMITERS.test(gold) && gold.trim() !== '';
   const goldFound = wholeGold ? null : extractAnswer(gold, { targets });
-  const goldAnswer = wholeGold ? gold.trim() : (goldFound?.text ?? null);
-  const predFound = extractAnswer(pred, { targets });
+  const goldAnswer = wholeGold ? (wholePlainNumber(gold) ?? gold.trim()) : (goldFound?.text ?? null);
+  // Bare LaTeX without delimiters ("\frac{10}{9}") is read whole, as a LaTeX answer.
+  const bareLatex = targets.includes('latex') && !MATH_DELIMITERS.test(pred) && /\\[a-zA-Z]/.test(pred) && pred.length <= 200;
+  const predFound: ExtractedAnswer | null = extractAnswer(pred, { targets }) ?? (bareLatex ? { text: pred.trim(), kind: 'latex', priority: 'last-candidate', start: 0 } : null);
   const verdict: MathVerdict = {
     equal: false,
     goldAnswer,
@@ -65,8 +75,9 @@ export function verifyMathSync(gold: string, pred: string, options: VerifyOption
   };
   if (goldAnswer === null) return { ...verdict, reason: 'no answer in gold' };
   if (predFound === null) return { ...verdict, reason: 'no answer in prediction' };
-  const goldValue = parseAnswer(normalizeLatex(goldAnswer));
-  const predValue = parseAnswer(normalizeLatex(predFound.text));
+  const [goldText, predText] = percentAgainstBare(normalizeLatex(goldAnswer), normalizeLatex(predFound.text));
+  const goldValue = parseAnswer(goldText);
+  const predValue = parseAnswer(predText);
   verdict.goldParsed = describeValue(goldValue);
   verdict.predParsed = describeValue(predValue);
   const ce = engine();

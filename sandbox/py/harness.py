@@ -336,11 +336,16 @@ def random_result_fd(open_files_limit):
     return random.SystemRandom().randrange(max(8, open_files_limit // 4), max(9, open_files_limit - 1))
 
 
-def child_main(req, case, fds, nonce):
+# Whether the child's set-up channel is still open (it is closed before any candidate code runs).
+SETUP_OPEN = [True]
+CHILD_MODES = ('script', 'call', 'leetcode_call', 'leetcode_plan', 'leetcode_judge', 'parse')
+
+
+def child_main(req, case, fds, nonce, setup_fd):
     limits = req['limits']
     become_snippet_process()
     res_fd = random_result_fd(limits['openFiles'])
-    install_descriptors(fds, res_fd)
+    install_descriptors(fds, res_fd, keep=(setup_fd,))
     enter_work_dir(req.get('files'))
     cpu = max(1, int(limits['cpuSeconds']))
     apply_limits(limits, cpu, cpu + 1)
@@ -348,8 +353,13 @@ def child_main(req, case, fds, nonce):
     sys.argv = ['']
     sys.path.insert(0, '')
     report = reporter(res_fd, nonce)
-
     mode = req['mode']
+    if mode not in CHILD_MODES:
+        raise ValueError(f'unknown mode {mode!r}')
+    # Set-up is over: from here on candidate code may run, and it must never reach the set-up channel.
+    os.close(setup_fd)
+    SETUP_OPEN[0] = False
+
     if mode == 'script':
         code = run_script(req['code'], bool(req.get('echo')))
     elif mode == 'call':
@@ -362,8 +372,6 @@ def child_main(req, case, fds, nonce):
         code = leetcode_judge(req['prompt'], req['setup'], req['checks'], req['results'], report)
     elif mode == 'parse':
         code = run_parse(req['code'], report)
-    else:
-        raise ValueError(f'unknown mode {mode!r}')
     # Finish like the interpreter does: wait for non-daemon threads, run atexit handlers, flush.
     try:
         if 'threading' in sys.modules:

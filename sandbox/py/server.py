@@ -78,7 +78,9 @@ def reap_all(statuses):
         statuses[pid] = status
 
 
-WIPE_BUDGET_S = 2.0
+# Seconds the clean-up after one run may take before the server retires instead (config 'wipeBudgetMs').
+WIPE_BUDGET = {'s': 2.0}
+STDLIB_PRELOAD = ('typing', 'collections', 'heapq', 'bisect', 'math', 'functools', 'itertools', 're', 'string', 'random')
 
 
 class Retire(Exception):
@@ -95,7 +97,7 @@ def wipe_dir(root, deadline):
     try:
         while True:
             if time.monotonic() > deadline:
-                raise Retire(f'wiping {root} took longer than {WIPE_BUDGET_S} s')
+                raise Retire(f'wiping {root} took longer than {WIPE_BUDGET["s"]} s')
             if names:
                 os.chmod('.', 0o700)
             descended = False
@@ -124,9 +126,12 @@ KEYCTL_CLEAR = 7
 KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
 
 
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def remove_ipc_objects():
     """SysV shared memory, semaphores and message queues outlive processes: remove every one (all are ours)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = LIBC
     for table, call in IPC_TABLES:
         try:
             with open(f'/proc/sysvipc/{table}') as fh:
@@ -141,7 +146,7 @@ def remove_ipc_objects():
 
 
 def clear_keyrings():
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = LIBC
     for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING, KEY_SPEC_SESSION_KEYRING):
         libc.syscall(SYS_KEYCTL, KEYCTL_CLEAR, ctypes.c_long(ring))
 
@@ -149,7 +154,7 @@ def clear_keyrings():
 def cleanup_after_run(statuses):
     kill_all()
     reap_all(statuses)
-    deadline = time.monotonic() + WIPE_BUDGET_S
+    deadline = time.monotonic() + WIPE_BUDGET['s']
     for path in WIPE_DIRS:
         wipe_dir(path, deadline)
     remove_ipc_objects()
@@ -173,6 +178,66 @@ def read_memfd(fd, limit):
     return size, os.pread(fd, min(size, limit), 0) if size else b''
 
 
+def run_child(req, case, fds, nonce, setup_fd):
+    """The forked child: never returns. Set-up failures (before any candidate code runs) go to setup_fd, a pipe the
+    child closes before the candidate's code starts, so a snippet can never report a harness failure itself."""
+    try:
+        child_main(req, case, fds, nonce, setup_fd)
+    except BaseException:
+        if SETUP_OPEN[0]:
+            try:
+                os.write(setup_fd, traceback.format_exc()[-2000:].encode())
+            except BaseException:
+                pass
+    os._exit(125)
+
+
+def wait_for_exit(pid, deadline):
+    """Sleep on the child's pidfd until it exits or the deadline passes; 'wall_timeout' or None."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return 'wall_timeout'
+            if select.select([pidfd], [], [], remaining)[0]:
+                return None
+    finally:
+        os.close(pidfd)
+
+
+def nonce_reports(results, nonce):
+    reports = []
+    for line in results.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and obj.get('nonce') == nonce:
+            del obj['nonce']
+            reports.append(obj)
+    return reports
+
+
+def signal_name_of(exit_code):
+    if exit_code >= 0:
+        return None
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return str(-exit_code)
+
+
+def run_kind(harness_error, reason, signal_name, exit_code):
+    if harness_error:
+        return 'sandbox_error', reason
+    if reason == 'wall_timeout' or signal_name == 'SIGXCPU':
+        return 'timeout', reason or 'cpu_timeout'
+    if reason == 'output_limit':
+        return 'error', reason
+    return ('finished' if exit_code == 0 else 'error'), reason
+
+
 def run_case(req, case, nonce):
     # stdin, stdout, stderr and the result channel are memfds, not pipes: the server sleeps on the child's pidfd
     # alone and wakes once per run, which matters when every core is busy (each wake-up waits for a time slice).
@@ -184,40 +249,31 @@ def run_case(req, case, nonce):
         memfd_with('stderr'),
         memfd_with('result'),
     )
+    setup_r, setup_w = os.pipe()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        try:
-            child_main(req, case, fds, nonce)
-        except BaseException:
-            try:
-                os.write(fds[3], (json.dumps({'nonce': nonce, 'harnessError': traceback.format_exc()[-2000:]}) + '\n').encode())
-            except BaseException:
-                pass
-        os._exit(125)
-    pidfd = os.pidfd_open(pid)
-    deadline = started + limits['timeoutMs'] / 1000.0
-    reason = None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            reason = 'wall_timeout'
-            break
-        if select.select([pidfd], [], [], remaining)[0]:
-            break
+        os.close(setup_r)
+        run_child(req, case, fds, nonce, setup_w)
+    os.close(setup_w)
+    reason = wait_for_exit(pid, started + limits['timeoutMs'] / 1000.0)
     elapsed_ms = (time.monotonic() - started) * 1000.0
     statuses = {}
     kill_all()  # leftovers of a finished run, or the run itself on time-out
     try:
-        _, status = os.waitpid(pid, 0)
-        statuses[pid] = status
+        statuses[pid] = os.waitpid(pid, 0)[1]
     except ChildProcessError:
         pass
     max_output = limits['maxOutputBytes']
     out_size, stdout = read_memfd(fds[1], max_output)
     err_size, stderr = read_memfd(fds[2], max(0, max_output - len(stdout)))
     _, results = read_memfd(fds[3], 1 << 26)
-    for fd in fds + (pidfd,):
+    os.set_blocking(setup_r, False)
+    try:
+        harness_error = os.read(setup_r, 4096).decode('utf-8', 'replace')
+    except BlockingIOError:
+        harness_error = ''
+    for fd in fds + (setup_r,):
         os.close(fd)
     retire = None
     try:
@@ -226,48 +282,18 @@ def run_case(req, case, nonce):
         retire = f'{type(exc).__name__}: {exc}'[:300]
     if reason is None and out_size + err_size > max_output:
         reason = 'output_limit'
-    status = statuses.get(pid, 0)
-    exit_code = os.waitstatus_to_exitcode(status)
-    reports = []
-    harness_error = None
-    for line in results.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(obj, dict) or obj.get('nonce') != nonce:
-            continue
-        del obj['nonce']
-        if 'harnessError' in obj:
-            harness_error = obj['harnessError']
-        else:
-            reports.append(obj)
-    signal_name = None
-    if exit_code < 0:
-        try:
-            signal_name = signal.Signals(-exit_code).name
-        except ValueError:
-            signal_name = str(-exit_code)
-    if harness_error is not None:
-        kind = 'sandbox_error'
-    elif reason == 'wall_timeout' or signal_name == 'SIGXCPU':
-        kind = 'timeout'
-        reason = reason or 'cpu_timeout'
-    elif reason == 'output_limit':
-        kind = 'error'
-    elif exit_code == 0:
-        kind = 'finished'
-    else:
-        kind = 'error'
+    exit_code = os.waitstatus_to_exitcode(statuses.get(pid, 0))
+    signal_name = signal_name_of(exit_code)
+    kind, reason = run_kind(harness_error, reason, signal_name, exit_code)
     return {
         'status': kind,
         'reason': reason,
         'exitCode': exit_code if exit_code >= 0 else None,
         'signal': signal_name,
         'stdout': decode(stdout),
-        'stderr': decode(stderr) if harness_error is None else 'sandbox harness failure:\n' + harness_error,
+        'stderr': decode(stderr) if not harness_error else 'sandbox harness failure:\n' + harness_error,
         'timeMs': round(elapsed_ms, 3),
-        'reports': reports,
+        'reports': nonce_reports(results, nonce),
     }, retire
 
 
@@ -289,11 +315,16 @@ def handle(req):
 
 def main():
     config = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    WIPE_BUDGET['s'] = config.get('wipeBudgetMs', 2000) / 1000.0
     set_dumpable(0)
     # PID 1 of a pid namespace receives a signal from inside only if it has a handler. Python installs one for
     # SIGINT (KeyboardInterrupt): back to the default, so that every signal a snippet sends the server is dropped.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     # SIGCHLD is left at default: exits are observed through pidfds, which select() can wait on.
+    # Modules every LeetCode prompt imports: loaded once here, shared copy-on-write with every fork, instead of
+    # once per test process.
+    for name in STDLIB_PRELOAD:
+        __import__(name)
     preloaded, failed = [], []
     for name in config.get('preload', []):
         try:

@@ -15,6 +15,7 @@ import time
 import traceback
 
 SESSION_CPU_HARD = 24 * 3600
+START_TIMEOUT_S = 10.0
 SESSION = {'pid': None, 'pidfd': None, 'sock': None, 'restarted': False}
 LOST_STATE_NOTE = '[the interpreter was restarted: variables from earlier calls are gone]\n'
 
@@ -48,6 +49,7 @@ def session_interpreter(req, sock):
     sys.argv = ['']
     sys.path.insert(0, '')
     env = fresh_module('__main__', '')
+    sock.send(b'{"ready": true}')  # set-up done; from now on snippets run here and every reply is untrusted
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 26, 4)
@@ -83,6 +85,11 @@ def start_session(req):
         os._exit(125)
     child_sock.close()
     SESSION.update(pid=pid, pidfd=os.pidfd_open(pid), sock=parent_sock)
+    # The only moment a harness failure can be reported: before any snippet ran in the interpreter.
+    ready = select.select([parent_sock], [], [], START_TIMEOUT_S)[0] and read_reply(parent_sock)
+    if ready and ready.get('ready') is True:
+        return None
+    return (ready or {}).get('harnessError') or 'the session interpreter did not start'
 
 
 def end_session():
@@ -135,13 +142,39 @@ def single_threaded(pid):
         return False
 
 
+def await_reply(sock, pidfd, token, deadline):
+    """(reason, exit_code, died, forged) of one call, from the interpreter's reply or its exit."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return 'wall_timeout', None, False, False
+        ready = select.select([sock, pidfd], [], [], remaining)[0]
+        if sock in ready:
+            reply = read_reply(sock)
+            if reply is None or reply.get('token') != token or not isinstance(reply.get('exit'), int):
+                return None, None, True, True  # junk or a reply to another call: the interpreter cannot be trusted
+            return None, reply['exit'], False, False
+        if pidfd in ready:
+            return None, None, True, False
+
+
+def session_failure(message, note):
+    kill_all()
+    reap_all({})
+    end_session()
+    return {'status': 'sandbox_error', 'reason': 'session harness failure', 'exitCode': None, 'signal': None, 'stdout': '',
+            'stderr': note + 'sandbox harness failure:\n' + message, 'timeMs': 0, 'reports': []}
+
+
 def session_run(req):
     limits = req['limits']
     note = ''
     if SESSION['pid'] is None:
         if SESSION['restarted']:
             note = LOST_STATE_NOTE
-        start_session(req)
+        failure = start_session(req)
+        if failure:
+            return session_failure(failure, note)
     fds = (
         memfd_with('stdin', (req.get('stdin') or '').encode('utf-8')),
         memfd_with('stdout'),
@@ -152,31 +185,14 @@ def session_run(req):
     started = time.monotonic()
     token = os.urandom(12).hex()
     cmd = {'code': req['code'], 'echo': req.get('echo'), 'files': req.get('files'), 'cpuSeconds': limits['cpuSeconds'], 'token': token}
-    reason, exit_code, died, harness_error, forged = None, None, False, None, False
     try:
         socket.send_fds(sock, [json.dumps(cmd).encode()], list(fds))
+        reason, exit_code, died, forged = await_reply(sock, pidfd, token, started + limits['timeoutMs'] / 1000.0)
     except OSError:
-        died = True
-    deadline = started + limits['timeoutMs'] / 1000.0
-    while not died:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            reason = 'wall_timeout'
-            break
-        ready = select.select([sock, pidfd], [], [], remaining)[0]
-        if sock in ready:
-            reply = read_reply(sock)
-            if reply is None or ('harnessError' not in reply and reply.get('token') != token):
-                died, forged = True, True  # junk or a reply to another call: the interpreter cannot be trusted
-            else:
-                exit_code = reply.get('exit')
-                harness_error = reply.get('harnessError')
-            break
-        if pidfd in ready:
-            died = True
+        reason, exit_code, died, forged = None, None, True, False
     elapsed_ms = (time.monotonic() - started) * 1000.0
     statuses = {}
-    if reason or died or harness_error or not single_threaded(pid) or not kill_all_but(pid, statuses):
+    if reason or died or not single_threaded(pid) or not kill_all_but(pid, statuses):
         kill_all()
         reap_all(statuses)
         end_session()
@@ -188,17 +204,10 @@ def session_run(req):
     signal_name = None
     if pid in statuses:
         code = os.waitstatus_to_exitcode(statuses[pid])
-        if code < 0:
-            try:
-                signal_name = signal.Signals(-code).name
-            except ValueError:
-                signal_name = str(-code)
-        elif exit_code is None:
+        signal_name = signal_name_of(code)
+        if code >= 0 and exit_code is None:
             exit_code = code
-    if harness_error:
-        kind, reason = 'sandbox_error', 'session harness failure'
-        stderr = ('sandbox harness failure:\n' + harness_error).encode()
-    elif reason == 'wall_timeout' or signal_name == 'SIGXCPU':
+    if reason == 'wall_timeout' or signal_name == 'SIGXCPU':
         kind, reason = 'timeout', reason or 'cpu_timeout'
     elif forged:
         kind, reason = 'error', 'control_channel'

@@ -93,6 +93,51 @@ describe('stateful sandbox sessions', () => {
     }
   });
 
+  test('junk or a forged end-of-call on the control socket restarts the interpreter, never the server', async () => {
+    const session = await sandbox.openSession();
+    try {
+      await session.run({ code: 'x = 1' });
+      const forge = [
+        'import os, stat, time',
+        'for name in os.listdir("/proc/self/fd"):',
+        '    fd = int(name)',
+        '    try:',
+        '        if stat.S_ISSOCK(os.fstat(fd).st_mode):',
+        '            os.write(fd, b"\\x00\\xffjunk")',
+        '            os.write(fd, b\'{"exit": 0, "token": "guess"}\')',
+        '    except OSError:',
+        '        pass',
+        'time.sleep(3)',
+        'print("still running")',
+      ].join('\n');
+      const t0 = performance.now();
+      const forged = await session.run({ code: forge, timeoutMs: 10_000 });
+      assert.equal(forged.status, 'error');
+      assert.equal(forged.reason, 'control_channel');
+      assert.ok(performance.now() - t0 < 2500, 'the forged call was cut short, not waited for');
+      const next = await session.run({ code: 'print("x" in globals(), 6 * 7)' });
+      assert.equal(next.status, 'finished', next.stderr);
+      assert.equal(next.stdout, 'False 42\n');
+      assert.match(next.stderr, /interpreter was restarted/);
+      assert.equal((await sandbox.run({ code: 'print(2 + 2)' })).stdout, '4\n');
+    } finally {
+      await session.close();
+    }
+  });
+
+  test('a thread left running after a call ends the interpreter (it could answer the next call)', async () => {
+    const session = await sandbox.openSession();
+    try {
+      const left = await session.run({ code: 'import threading, time\nthreading.Thread(target=time.sleep, args=(100,), daemon=True).start()\ny = 5' });
+      assert.equal(left.status, 'finished');
+      const next = await session.run({ code: 'print("y" in globals())' });
+      assert.equal(next.stdout, 'False\n');
+      assert.match(next.stderr, /interpreter was restarted/);
+    } finally {
+      await session.close();
+    }
+  });
+
   test('a stateful code_interpreter keeps variables across tool calls', async () => {
     const session = await sandbox.openSession();
     try {

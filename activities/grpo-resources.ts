@@ -4,7 +4,7 @@
 import { loadChatModel } from '../chat/index.ts';
 import type { ChatTokenizer } from '../chat/index.ts';
 import { Sampler } from '../engine/sampler.ts';
-import { SerialSamplerPolicy, ToolRunner } from '../agent/index.ts';
+import { SamplerPolicy, ToolRunner } from '../agent/index.ts';
 import type { PolicyClient } from '../agent/index.ts';
 import { createLocalSandbox, createSandboxFusion } from '../sandbox/index.ts';
 import type { CaseRunner, Sandbox } from '../sandbox/index.ts';
@@ -44,7 +44,7 @@ export function policyFor(ref: CheckpointRef): Promise<PolicyClient> {
       if (previous) await (await previous.ready.catch(() => null))?.sampler.close().catch(() => undefined);
       const ckpt = await loadTrainCheckpoint(ref);
       const sampler = await Sampler.create(ckpt.config, { weights: ckpt.weights });
-      return { sampler, policy: new SerialSamplerPolicy(sampler) };
+      return { sampler, policy: new SamplerPolicy(sampler) };
     })();
     policy = { sha256: ref.sha256, ready };
     ready.catch(() => {

@@ -1,7 +1,7 @@
 // Public API of the agent layer: multi-turn tool rollouts producing trajectory records (no Temporal).
 export { runTrajectory, runGroup, PromptTooLongError } from './loop.ts';
 export type { AgentSettings, AgentDeps, TrajectoryTask } from './loop.ts';
-export { SerialSamplerPolicy } from './policy.ts';
+export { SamplerPolicy } from './policy.ts';
 export type { PolicyClient, PolicyTurn, TurnParams } from './policy.ts';
 export { ToolRunner, ToolInfrastructureError } from './toolRunner.ts';
 export type { ToolRunnerOptions, ToolRun } from './toolRunner.ts';

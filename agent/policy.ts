@@ -1,9 +1,8 @@
 // What the agent loop needs from a policy: start a sequence from its prompt and generate one turn, resume it with
 // appended tool-turn ids and generate the next, release it. Each call resolves when its own sequence stops, so a
-// trajectory waiting for its tool never holds up the others (the engine's continuously batched sampler serves
-// this interface directly). SerialSamplerPolicy adapts today's Sampler, whose concurrent generate()/continue()
-// calls would corrupt each other's tokens: it runs one call at a time, correct but without cross-trajectory
-// batching.
+// trajectory waiting for its tool never holds up the others. SamplerPolicy serves it from the engine's
+// continuously batched sampler: whatever sequences are ready share each decode step, and a sequence's tokens do
+// not depend on which others run beside it (engine/sampler.ts), so rollouts stay reproducible from their seeds.
 import type { Sampler } from '../engine/sampler.ts';
 
 export interface TurnParams {
@@ -30,30 +29,18 @@ export interface PolicyClient {
   release(seqId: number): Promise<void>;
 }
 
-/** One Sampler call at a time, in call order. */
-export class SerialSamplerPolicy implements PolicyClient {
-  private queue: Promise<unknown> = Promise.resolve();
-
+export class SamplerPolicy implements PolicyClient {
   constructor(private readonly sampler: Sampler) {}
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
   start(promptIds: number[], params: TurnParams & { seed: number }): Promise<PolicyTurn> {
-    return this.exclusive(async () => (await this.sampler.generate([promptIds], params))[0]);
+    return this.sampler.start(promptIds, params);
   }
 
   resume(seqId: number, appendIds: number[], params: TurnParams): Promise<PolicyTurn> {
-    return this.exclusive(async () => {
-      this.sampler.extend(seqId, appendIds);
-      return (await this.sampler.continue([seqId], params))[0];
-    });
+    return this.sampler.resume(seqId, appendIds, params);
   }
 
   release(seqId: number): Promise<void> {
-    return this.exclusive(() => this.sampler.release([seqId]));
+    return this.sampler.release([seqId]);
   }
 }

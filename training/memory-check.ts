@@ -3,8 +3,8 @@
 import { totalmem } from 'node:os';
 import type { Qwen3Config } from '../engine/config.ts';
 import { overLimit, passBytes } from '../engine/memory.ts';
-import { blocksForRow } from '../engine/qwen3/model.ts';
-import type { AttentionKind } from '../engine/qwen3/model.ts';
+import { blocksForRow } from '../engine/attention-choice.ts';
+import type { AttentionKind } from '../engine/attention-choice.ts';
 import { worstMicroBatch } from './batches.ts';
 import { TrainingInputError } from './errors.ts';
 

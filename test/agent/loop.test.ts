@@ -11,7 +11,7 @@ import type { ChatMessage, ChatTokenizer } from '../../chat/index.ts';
 import { Sampler } from '../../engine/sampler.ts';
 import { createLocalSandbox, createSandboxFusion } from '../../sandbox/index.ts';
 import type { LocalSandbox } from '../../sandbox/index.ts';
-import { runGroup, runTrajectory, SerialSamplerPolicy, ToolInfrastructureError, ToolRunner, trajectorySeed } from '../../agent/index.ts';
+import { runGroup, runTrajectory, SamplerPolicy, ToolInfrastructureError, ToolRunner, trajectorySeed } from '../../agent/index.ts';
 import type { AgentDeps, AgentSettings, TrajectoryTask } from '../../agent/index.ts';
 import type { TrajectoryRecord } from '../../schemas/trajectory.ts';
 import { callText, scriptedTinyModel, TINY_DIR } from './scriptedModel.ts';
@@ -58,7 +58,7 @@ before(async () => {
   tools = new ToolRunner({ sandbox, concurrency: 2, timeoutMs: 1000, memoryMb: 512, outputChars: 256 });
   const { config, weights } = await scriptedTinyModel(tok, Object.values(SCRIPTS).map((s) => s()));
   sampler = await Sampler.create(config, { weights });
-  deps = { tok, policy: new SerialSamplerPolicy(sampler), tools, settings: SETTINGS };
+  deps = { tok, policy: new SamplerPolicy(sampler), tools, settings: SETTINGS };
 });
 after(async () => {
   await sampler?.close();

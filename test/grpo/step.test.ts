@@ -16,7 +16,7 @@ import type { Qwen3Config } from '../../engine/config.ts';
 import type { Weights } from '../../engine/tensors.ts';
 import { createLocalSandbox } from '../../sandbox/index.ts';
 import type { LocalSandbox } from '../../sandbox/index.ts';
-import { grpoUpdate, rolloutMetrics, runGroup, scoreRecords, SerialSamplerPolicy, ToolRunner, validationMetrics, withAdvantages } from '../../agent/index.ts';
+import { grpoUpdate, rolloutMetrics, runGroup, scoreRecords, SamplerPolicy, ToolRunner, validationMetrics, withAdvantages } from '../../agent/index.ts';
 import type { AgentSettings } from '../../agent/index.ts';
 import { parseRewardSettings } from '../../schemas/reward.ts';
 import { readTrajectoryFile, writeTrajectoryFile } from '../../schemas/trajectory.ts';
@@ -58,7 +58,7 @@ after(() => sandbox?.close());
 async function rollouts(validation: boolean, n: number, temperature: number): Promise<TrajectoryRecord[]> {
   const sampler = await Sampler.create(model.config, { weights: model.weights });
   try {
-    const deps = { tok, policy: new SerialSamplerPolicy(sampler), tools, settings: { ...SETTINGS, temperature } };
+    const deps = { tok, policy: new SamplerPolicy(sampler), tools, settings: { ...SETTINGS, temperature } };
     const groups = await Promise.all(ROWS.map((r) => runGroup({ run: 'r', step: 1, promptUid: r.uid, dataSource: r.dataSource, ability: r.ability, validation, seed: 11, messages: r.messages }, n, deps)));
     return groups.flat();
   } finally {

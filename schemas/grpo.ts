@@ -106,6 +106,8 @@ export const grpoSectionSchema = z
       .strict()
       .default({}),
     save_every_steps: positiveInt().default(30),
+    /** Task queues of the rollout/scoring activities and of the learner's; default: the workflow's own queue. */
+    task_queues: z.object({ rollout: z.string().min(1).optional(), learner: z.string().min(1).optional() }).strict().default({}),
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -167,8 +169,6 @@ export const grpoRunSchema = z
       .passthrough()
       .default({}),
     model: z.object({ path: z.string().min(1), init_seed: z.number().int().nonnegative().optional() }).passthrough(),
-    /** Task queues of the rollout/scoring activities and of the learner's; default: the workflow's own queue. */
-    task_queues: z.object({ rollout: z.string().min(1).optional(), learner: z.string().min(1).optional() }).strict().default({}),
     grpo: grpoSectionSchema,
   })
   .passthrough();

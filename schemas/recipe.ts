@@ -2,6 +2,7 @@
 // Validation happens before anything starts, and every error names the field path so a user can fix a YAML file
 // without reading code. Keys are snake_case because recipes are written by hand in YAML.
 import { z } from 'zod';
+import { grpoSectionSchema } from './grpo.ts';
 
 export const STAGES = ['balance', 'sft', 'grpo'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -154,7 +155,7 @@ export const sftSchema = z
 export type SftConfig = z.infer<typeof sftSchema>;
 
 /** Stages this version can run (`until` accepts the others in STAGES with a clear refusal). */
-const AVAILABLE: readonly Stage[] = ['balance', 'sft'];
+const AVAILABLE: readonly Stage[] = ['balance', 'sft', 'grpo'];
 
 export const recipeSchema = z
   .object({
@@ -173,10 +174,11 @@ export const recipeSchema = z
     balance: balanceSchema.optional(),
     model: modelSchema.optional(),
     sft: sftSchema.optional(),
+    grpo: grpoSectionSchema.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
-    const until = r.until ?? [...STAGES].reverse().find((s) => r[s as 'balance' | 'sft'] !== undefined) ?? 'balance';
+    const until = r.until ?? [...STAGES].reverse().find((s) => r[s] !== undefined) ?? 'balance';
     if (!AVAILABLE.includes(until)) {
       ctx.addIssue({ code: 'custom', path: ['until'], message: `stage "${until}" is not available in this version; the pipeline runs ${AVAILABLE.map((s) => `"${s}"`).join(', ')}` });
       return;
@@ -190,12 +192,20 @@ export const recipeSchema = z
       if (!r.sft?.data.files) ctx.addIssue({ code: 'custom', path: ['sft', 'data', 'files'], message: 'required: the SFT files (parquet or jsonl) to train on' });
       if (!r.model) ctx.addIssue({ code: 'custom', path: ['model', 'path'], message: 'required: the model directory SFT starts from' });
     }
+    if (runs.includes('grpo')) {
+      // GRPO starts from the SFT output when SFT runs, else from model.path; its prompts come from the balance
+      // stage when it runs, else from grpo.data.files.
+      if (!runs.includes('sft') && !r.model) ctx.addIssue({ code: 'custom', path: ['model', 'path'], message: 'required: the model directory GRPO starts from (no sft stage runs before it)' });
+      if (r.grpo && 'from' in r.grpo.data && !runs.includes('balance')) {
+        ctx.addIssue({ code: 'custom', path: ['grpo', 'data'], message: 'grpo.data is {from: balance} but no balance stage runs: give grpo.data.files' });
+      }
+    }
   })
-  .transform((r) => ({ ...r, until: r.until ?? [...STAGES].reverse().find((s) => r[s as 'balance' | 'sft'] !== undefined) ?? 'balance' }));
+  .transform((r) => ({ ...r, until: r.until ?? [...STAGES].reverse().find((s) => r[s] !== undefined) ?? 'balance' }));
 export type Recipe = z.output<typeof recipeSchema>;
 
 /** The stages a recipe runs: those whose sections are present, in recipe order, up to `until`. */
-export function stagesToRun(r: { until: Stage; balance?: unknown; sft?: unknown }): Stage[] {
+export function stagesToRun(r: { until: Stage; balance?: unknown; sft?: unknown; grpo?: unknown }): Stage[] {
   const last = STAGES.indexOf(r.until);
   return STAGES.filter((s, i) => i <= last && (r as Record<string, unknown>)[s] !== undefined);
 }

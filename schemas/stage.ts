@@ -73,7 +73,7 @@ export interface BalanceStageResult {
 
 export interface PipelineResult {
   runId: string;
-  stages: { balance?: BalanceStageResult; sft?: SftStageResult };
+  stages: { balance?: BalanceStageResult; sft?: SftStageResult; grpo?: GrpoStageResult };
 }
 
 /** What the `progress` query answers, for the CLI and the UI. */
@@ -147,4 +147,17 @@ export interface SftStageResult {
   audit: ArtifactRef;
   counts: SftCounts;
   last?: StepMetrics;
+}
+
+/** What the GRPO stage returns (workflows/grpo.ts). */
+export interface GrpoStageResult {
+  runId: string;
+  /** RL steps finished. */
+  steps: number;
+  /** The final training checkpoint (weights, optimizer state, position). */
+  checkpoint: CheckpointRef;
+  /** The metrics table (one row per RL step; step 0 = validation before training). */
+  metrics: { path: string; sha256: string; rows: number } | null;
+  /** The last step's metrics, verl's names. */
+  last: Record<string, number> | null;
 }

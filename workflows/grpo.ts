@@ -11,7 +11,7 @@ import type * as activities from '../activities/index.ts';
 import type { FileRef } from '../activities/grpo.ts';
 import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { GrpoContext } from '../schemas/grpo.ts';
-import type { CheckpointRef } from '../schemas/stage.ts';
+import type { CheckpointRef, GrpoStageResult } from '../schemas/stage.ts';
 
 export interface GrpoResume {
   ctx: GrpoContext;
@@ -21,13 +21,6 @@ export interface GrpoResume {
   validatedBefore: boolean;
 }
 
-export interface GrpoStageResult {
-  runId: string;
-  steps: number;
-  checkpoint: CheckpointRef;
-  metrics: FileRef | null;
-  last: Record<string, number> | null;
-}
 
 function acts(queue: string, heartbeatS: number, attempts: number) {
   return proxyActivities<typeof activities>({
@@ -52,8 +45,8 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
   const { ctx } = state;
   const g = ctx.run.grpo;
   const rtc = ctx.run.runtime;
-  const rollout = acts(ctx.run.task_queues.rollout ?? info.taskQueue, rtc.heartbeat_timeout_s, rtc.max_attempts);
-  const learner = acts(ctx.run.task_queues.learner ?? info.taskQueue, rtc.heartbeat_timeout_s, rtc.max_attempts);
+  const rollout = acts(g.task_queues.rollout ?? info.taskQueue, rtc.heartbeat_timeout_s, rtc.max_attempts);
+  const learner = acts(g.task_queues.learner ?? info.taskQueue, rtc.heartbeat_timeout_s, rtc.max_attempts);
   let last: Record<string, number> | null = null;
   let metricsRef: FileRef | null = null;
 

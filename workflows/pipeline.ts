@@ -6,6 +6,7 @@ import type { Recipe } from '../schemas/recipe.ts';
 import type { PipelineResult, RunProgress } from '../schemas/stage.ts';
 import { balanceWorkflow } from './balance.ts';
 import { sftWorkflow } from './sft.ts';
+import { grpoWorkflow } from './grpo.ts';
 
 export const progressQuery = defineQuery<RunProgress>('progress');
 
@@ -26,6 +27,11 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     const options = { args: [{ ...recipe, run_id: runId }] as [Recipe], workflowId: `${workflowInfo().workflowId}.${stage}` };
     if (stage === 'balance') result.stages.balance = await executeChild(balanceWorkflow, options);
     else if (stage === 'sft') result.stages.sft = await executeChild(sftWorkflow, options);
+    else if (stage === 'grpo') {
+      // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path.
+      const model = result.stages.sft ? { path: result.stages.sft.model.dir } : recipe.model;
+      result.stages.grpo = await executeChild(grpoWorkflow, { args: [{ ...recipe, run_id: runId, model }], workflowId: options.workflowId });
+    }
     progress.done.push(stage);
   }
   progress.step = 'finished';

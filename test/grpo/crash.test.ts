@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { killHard, pendingActivities, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor } from '../support/temporal.ts';
 import type { TestServer } from '../support/temporal.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
-import type { GrpoStageResult } from '../../workflows/grpo.ts';
+import type { GrpoStageResult } from '../../schemas/stage.ts';
 
 const TINY = new URL('../../recipes/models/tiny/', import.meta.url).pathname;
 let env: TestServer;

@@ -38,9 +38,8 @@ test('two workers on separate queues complete a run; trajectories print readably
     seed: 5,
     output_dir: join(dir, 'runs'),
     model: { path: TINY, init_seed: 1 },
-    task_queues: { rollout: rollouts },
     runtime: { heartbeat_timeout_s: 20, max_attempts: 3 },
-    grpo: { data: { files: [join(dir, 'rl.parquet')] }, val: { fraction: 0.3 }, epochs: 1, batch_size: 2, n: 2, max_response_length: 32, max_turns: 2, reward: { overlong: { buffer: 16 } }, validation: { every_steps: 0, before_training: false, n: 1 }, tool: { concurrency: 1, timeout_s: 5 } },
+    grpo: { data: { files: [join(dir, 'rl.parquet')] }, val: { fraction: 0.3 }, epochs: 1, batch_size: 2, n: 2, max_response_length: 32, max_turns: 2, reward: { overlong: { buffer: 16 } }, validation: { every_steps: 0, before_training: false, n: 1 }, tool: { concurrency: 1, timeout_s: 5 }, task_queues: { rollout: rollouts } },
   };
   const handle = await env.client.workflow.start('grpoWorkflow', { taskQueue: main, workflowId: 'grpo-queues', args: [recipe] });
   const result = (await handle.result()) as { steps: number };

@@ -22,6 +22,7 @@ test('an empty section is the card', () => {
   assert.deepEqual(g.reward, { math: 'strict', tcr: { enabled: true, per_round: 0.1, cap: -0.6 }, overlong: { enabled: true, buffer: 3000, factor: 1 } });
   assert.deepEqual(g.tool, { backend: 'local', timeout_s: 30, memory_mb: 2048, output_chars: 256, truncate: 'middle', concurrency: 8 });
   assert.equal(g.save_every_steps, 30);
+  assert.deepEqual(g.task_queues, {});
   assert.equal(g.dynamic_sampling.enabled, false);
   assert.equal(optimizerStepsPerRlStep(g), 4);
 });
@@ -47,4 +48,16 @@ test('reward settings: overlong L_max is the response budget; math mode and TCR 
   assert.deepEqual(r.overlong, { enabled: true, bufferTokens: 1000, factor: 0.5, maxResponseTokens: 4000 });
   assert.deepEqual(r.tcr, { enabled: true, perRound: 0.2, cap: -0.6 });
   assert.equal(r.math.mode, 'verify');
+});
+
+test('in the whole recipe: until defaults to grpo when present; a grpo stage needs a model and a source of prompts', async () => {
+  const { parseRecipe } = await import('../../schemas/recipe.ts');
+  const src = { name: 'omni_math', format: 'omni_math_jsonl', files: ['x.jsonl'] };
+  const r = parseRecipe({ seed: 1, balance: { sources: [src] }, model: { path: 'm' }, grpo: {} });
+  assert.equal(r.until, 'grpo');
+  assert.equal(r.grpo!.n, 8);
+  assert.throws(() => parseRecipe({ seed: 1, balance: { sources: [src] }, grpo: {} }), /model\.path: required: the model directory GRPO starts from/);
+  assert.throws(() => parseRecipe({ seed: 1, model: { path: 'm' }, grpo: {} }), /grpo\.data: grpo\.data is \{from: balance\} but no balance stage runs: give grpo\.data\.files/);
+  assert.equal(parseRecipe({ seed: 1, model: { path: 'm' }, grpo: { data: { files: ['rl.parquet'] } } }).until, 'grpo');
+  assert.throws(() => parseRecipe({ seed: 1, model: { path: 'm' }, grpo: { data: { files: ['rl.parquet'] }, max_response_length: 100 } }), /grpo\.reward\.overlong\.buffer: reward\.overlong\.buffer \(3000\) is larger than max_response_length \(100\)/);
 });

@@ -14,7 +14,7 @@ import { readTrajectoryFile } from '../../schemas/trajectory.ts';
 import { startInProcessWorker, startTestServer, uniqueQueue } from '../support/temporal.ts';
 import type { TestServer } from '../support/temporal.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
-import type { GrpoStageResult } from '../../workflows/grpo.ts';
+import type { GrpoStageResult } from '../../schemas/stage.ts';
 
 const TINY = new URL('../../recipes/models/tiny/', import.meta.url).pathname;
 let env: TestServer;
@@ -103,4 +103,12 @@ test('a short GRPO run: rejects, stored rewards/advantages by the formulas, one 
   assert.ok(table.schema.fields.some((f) => /^val-core\/.+\/acc\/mean@2$/.test(f.name)));
   const again = await runOnce('grpo-b');
   assert.equal(again.result.checkpoint.sha256, result.checkpoint.sha256, 'byte-identical final checkpoint');
+});
+
+test('the pipeline runs the grpo stage as its child when the recipe has model + grpo sections (until defaults to grpo)', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'grpo-pipe-'));
+  const r = recipe(out);
+  const result = (await env.client.workflow.execute('pipelineWorkflow', { taskQueue: queue, workflowId: 'grpo-pipe', args: [{ ...r, grpo: { ...r.grpo, validation: { every_steps: 0, before_training: false, n: 1 } } }] })) as { stages: { grpo?: GrpoStageResult } };
+  assert.equal(result.stages.grpo?.steps, 2);
+  assert.ok(readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').length === 2);
 });

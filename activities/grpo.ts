@@ -16,7 +16,7 @@ import type { GrpoContext, RlPrompt } from '../schemas/grpo.ts';
 import type { CheckpointRef } from '../schemas/stage.ts';
 import { readTrajectoryFile, writeTrajectoryFile } from '../schemas/trajectory.ts';
 import type { TrajectoryRecord } from '../schemas/trajectory.ts';
-import { loadBaseModel, loadTrainCheckpoint, saveTrainCheckpoint } from '../training/index.ts';
+import { exportHfModel, loadBaseModel, loadTrainCheckpoint, saveTrainCheckpoint } from '../training/index.ts';
 import { writeNamedArtifact } from './artifacts.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
 import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from './grpo-data.ts';
@@ -64,6 +64,11 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
   }
   const run = parsed.data;
   const g = run.grpo;
+  if (g.dynamic_sampling.enabled) {
+    // Accepted by the schema (the filter exists: rewards/advantage.ts dynamicSamplingKeep), but the step loop does
+    // not draw replacement prompts yet: refuse rather than train on a silently different batch.
+    throw ApplicationFailure.create({ type: 'RecipeError', message: 'grpo.dynamic_sampling.enabled: not supported by this version of the GRPO workflow (the step loop does not draw replacement prompts yet)', nonRetryable: true });
+  }
   const baseDir = resolve(run.base_dir ?? process.cwd());
   const runId = run.run_id ?? input.workflowId;
   const outputRoot = isAbsolute(run.output_dir) ? run.output_dir : resolve(baseDir, run.output_dir);
@@ -175,7 +180,9 @@ export async function grpoScore(args: { ctx: GrpoContext; step: number; validati
   records = adv.records;
   await mkdir(join(path, '..'), { recursive: true });
   const written = await writeTrajectoryFile(path, records);
-  return { scored: { path, sha256: written.sha256, rows: records.length }, metrics: { ...summarise(records, adv.fracRewardZeroStd), 'timing_s/reward': rewardS } };
+  // Tool time summed over the step's calls (they overlap with generation and each other).
+  const toolsS = records.reduce((n, r) => n + r.turns.reduce((m, t) => m + (t.toolTimeMs ?? 0), 0), 0) / 1000;
+  return { scored: { path, sha256: written.sha256, rows: records.length }, metrics: { ...summarise(records, adv.fracRewardZeroStd), 'timing_s/reward': rewardS, 'timing_s/tools': toolsS } };
 }
 
 /** Old log-probs, one PPO epoch in mini-batches, and the step's checkpoint (content-addressed). */
@@ -197,6 +204,10 @@ export async function grpoUpdateStep(args: { ctx: GrpoContext; step: number; sco
       config: prev.config, rawConfig: prev.rawConfig, weights: await learner.weights(), state: await learner.state(), step,
       position: { epoch: Math.floor(step / spe), batch: step % spe }, extra: {},
     });
+    if (step % g.save_every_steps === 0 || step === ctx.totalSteps) {
+      // Every save_every_steps (and at the end): a Hugging Face directory users load directly, beside the state.
+      await exportHfModel({ outDir: join(ctx.outDir, 'checkpoints', `step-${pad(step)}`), config: prev.config, rawConfig: prev.rawConfig, weights: await learner.weights(), dtype: 'f32', tokenizerDir: ctx.modelDir });
+    }
     const tokens = records.reduce((n, r) => n + r.promptIds.length + r.responseIds.length, 0);
     return { ckpt, metrics: { ...metrics, 'timing_s/update': updateS, 'perf/total_num_tokens': tokens, 'perf/throughput': tokens / Math.max(updateS, 1e-9) } };
   } finally {

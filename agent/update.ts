@@ -27,6 +27,7 @@ export interface UpdateMetrics {
   /** Optimizer steps taken (a step whose gradient norm is not finite is skipped). */
   'actor/optimizer_steps': number;
   'actor/skipped_steps': number;
+  'timing_s/old_log_prob': number;
 }
 
 /** Position t predicts token t + 1: trained where that token was generated. */
@@ -88,7 +89,9 @@ export async function grpoUpdate(learner: Learner, records: readonly TrajectoryR
     if (r.validation) throw new Error(`grpoUpdate: validation trajectory ${r.promptUid} #${r.sampleIndex} cannot be trained on`);
     if (r.advantage === null) throw new Error(`grpoUpdate: ${r.promptUid} #${r.sampleIndex} has no advantage`);
   }
+  const t0 = performance.now();
   const old = await oldLogProbs(learner, records);
+  const oldS = (performance.now() - t0) / 1000;
   const groups: number[][] = [];
   const index = new Map<string, number>();
   records.forEach((r, i) => {
@@ -130,5 +133,6 @@ export async function grpoUpdate(learner: Learner, records: readonly TrajectoryR
     'actor/entropy': old.entropy,
     'actor/optimizer_steps': steps,
     'actor/skipped_steps': skipped,
+    'timing_s/old_log_prob': oldS,
   };
 }

@@ -5,7 +5,7 @@
 // verl's names, and a second run of the same recipe ends with a byte-identical checkpoint.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -101,6 +101,9 @@ test('a short GRPO run: rejects, stored rewards/advantages by the formulas, one 
     assert.ok(table.getChild(name), `metrics column ${name}`);
   }
   assert.ok(table.schema.fields.some((f) => /^val-core\/.+\/acc\/mean@2$/.test(f.name)));
+  for (const step of ['000001', '000002']) {
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(existsSync(join(dir, 'checkpoints', `step-${step}`, f)), `HF export ${step}/${f}`);
+  }
   const again = await runOnce('grpo-b');
   assert.equal(again.result.checkpoint.sha256, result.checkpoint.sha256, 'byte-identical final checkpoint');
 });
@@ -111,4 +114,17 @@ test('the pipeline runs the grpo stage as its child when the recipe has model + 
   const result = (await env.client.workflow.execute('pipelineWorkflow', { taskQueue: queue, workflowId: 'grpo-pipe', args: [{ ...r, grpo: { ...r.grpo, validation: { every_steps: 0, before_training: false, n: 1 } } }] })) as { stages: { grpo?: GrpoStageResult } };
   assert.equal(result.stages.grpo?.steps, 2);
   assert.ok(readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').length === 2);
+});
+
+test('settings the workflow cannot honour fail fast, naming the field', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'grpo-bad-'));
+  const r = recipe(out);
+  await assert.rejects(
+    env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-dyn', args: [{ ...r, grpo: { ...r.grpo, dynamic_sampling: { enabled: true } } }] }),
+    (err: Error) => /grpo\.dynamic_sampling\.enabled: not supported/.test(String((err as { cause?: { message?: string } }).cause?.cause?.message ?? (err as any).cause?.message ?? err.message)),
+  );
+  await assert.rejects(
+    env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-badmax', args: [{ ...r, grpo: { ...r.grpo, max_response_length: 10 } }] }),
+    (err: Error) => /reward\.overlong\.buffer/.test(String((err as any).cause?.cause?.message ?? (err as any).cause?.message ?? err.message)),
+  );
 });

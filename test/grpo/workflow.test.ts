@@ -116,15 +116,26 @@ test('the pipeline runs the grpo stage as its child when the recipe has model + 
   assert.ok(readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').length === 2);
 });
 
+/** The innermost cause's message of a workflow failure (activity failure -> application failure). */
+function causeMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let last = '';
+  while (e) {
+    if (e.message) last = e.message;
+    e = e.cause as typeof e;
+  }
+  return last;
+}
+
 test('settings the workflow cannot honour fail fast, naming the field', async () => {
   const out = mkdtempSync(join(tmpdir(), 'grpo-bad-'));
   const r = recipe(out);
   await assert.rejects(
     env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-dyn', args: [{ ...r, grpo: { ...r.grpo, dynamic_sampling: { enabled: true } } }] }),
-    (err: Error) => /grpo\.dynamic_sampling\.enabled: not supported/.test(String((err as { cause?: { message?: string } }).cause?.cause?.message ?? (err as any).cause?.message ?? err.message)),
+    (err: Error) => /grpo\.dynamic_sampling\.enabled: not supported/.test(causeMessage(err)),
   );
   await assert.rejects(
     env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-badmax', args: [{ ...r, grpo: { ...r.grpo, max_response_length: 10 } }] }),
-    (err: Error) => /reward\.overlong\.buffer/.test(String((err as any).cause?.cause?.message ?? (err as any).cause?.message ?? err.message)),
+    (err: Error) => /reward\.overlong\.buffer/.test(causeMessage(err)),
   );
 });

@@ -5,6 +5,9 @@
 // model was taught to follow is exactly what the sandbox answers at test time. Deterministic (fixed seeds).
 import { CODE_INTERPRETER_TOOL, RolloutBuilder } from '../../chat/index.ts';
 import type { ChatMessage, ChatTokenizer } from '../../chat/index.ts';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { saveCheckpoint } from '../../engine/checkpoint.ts';
 import { readQwen3Config } from '../../engine/config.ts';
 import type { Qwen3Config } from '../../engine/config.ts';
 import { initWeights } from '../../engine/init.ts';
@@ -58,4 +61,13 @@ export async function scriptedTinyModel(tok: ChatTokenizer, scripts: Script[]): 
   } finally {
     await learner.close();
   }
+}
+
+/** Writes the scripted model as a Hugging Face directory (tiny's tokenizer and template, the taught weights). */
+export async function saveScriptedModel(dir: string, tok: ChatTokenizer, scripts: Script[]): Promise<string> {
+  const { config, weights } = await scriptedTinyModel(tok, scripts);
+  const { raw } = await readQwen3Config(`${TINY_DIR}config.json`);
+  await saveCheckpoint(dir, { config, weights, dtype: 'f32', rawConfig: raw as Record<string, unknown> });
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']) copyFileSync(`${TINY_DIR}${f}`, join(dir, f));
+  return dir;
 }

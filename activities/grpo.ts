@@ -18,6 +18,7 @@ import { readTrajectoryFile, writeTrajectoryFile } from '../schemas/trajectory.t
 import type { TrajectoryRecord } from '../schemas/trajectory.ts';
 import { exportHfModel, loadBaseModel, loadTrainCheckpoint, saveTrainCheckpoint } from '../training/index.ts';
 import { writeNamedArtifact } from './artifacts.ts';
+import { codeVersion } from './stage.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
 import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from './grpo-data.ts';
 import { policyFor, sandboxFor, tokenizerFor, toolRunnerFor } from './grpo-resources.ts';
@@ -234,4 +235,24 @@ export async function grpoRecordMetrics(args: { ctx: GrpoContext; step: number; 
   await writeNamedArtifact(log, sorted.map((r) => canonicalJson(r) + '\n').join(''), 'other', sorted.length);
   const written = await writeNamedArtifact(join(args.ctx.outDir, 'metrics.parquet'), metricsTableBytes(sorted), 'parquet', sorted.length);
   return { path: written.path, sha256: written.sha256, rows: sorted.length };
+}
+
+/** Writes <outDir>/audit.json: inputs, counts (training, validation, rejected rows), outputs, code version. */
+export async function grpoWriteAudit(args: { ctx: GrpoContext; workflowId: string; steps: number; checkpoint: CheckpointRef; metrics: FileRef | null }): Promise<FileRef> {
+  const { ctx } = args;
+  const { run_id: _r, base_dir: _b, ...decisive } = ctx.run;
+  const audit = {
+    stage: 'grpo',
+    runId: ctx.runId,
+    workflowId: args.workflowId,
+    recipeHash: sha256Bytes(canonicalJson(decisive)),
+    seed: ctx.run.seed,
+    codeVersion: codeVersion(),
+    model: ctx.modelDir,
+    prompts: ctx.prompts,
+    counts: { train: ctx.trainCount, validation: ctx.valCount, rejected: ctx.rejected, stepsPerEpoch: ctx.stepsPerEpoch, steps: args.steps },
+    outputs: { checkpoint: args.checkpoint, metrics: args.metrics, rejects: join(ctx.outDir, 'rejects.json') },
+  };
+  const written = await writeNamedArtifact(join(ctx.outDir, 'audit.json'), canonicalJson(audit, 2), 'json', 0);
+  return { path: written.path, sha256: written.sha256, rows: 0 };
 }

@@ -81,5 +81,7 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps} done; score ${last['critic/score/mean']?.toFixed(3)}, pg_loss ${last['actor/pg_loss']?.toFixed(4)}`);
     if (workflowInfo().continueAsNewSuggested && state.step < ctx.totalSteps) await continueAsNew<typeof grpoWorkflow>(run, state);
   }
+  const audit = await learner.grpoWriteAudit({ ctx, workflowId: info.workflowId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef });
+  upsertMemo({ grpo: { step: state.step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last, audit: audit.path } });
   return { runId: ctx.runId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef, last };
 }

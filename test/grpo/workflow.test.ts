@@ -104,6 +104,9 @@ test('a short GRPO run: rejects, stored rewards/advantages by the formulas, one 
   for (const step of ['000001', '000002']) {
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(existsSync(join(dir, 'checkpoints', `step-${step}`, f)), `HF export ${step}/${f}`);
   }
+  const audit = JSON.parse(readFileSync(join(dir, 'audit.json'), 'utf8'));
+  assert.deepEqual(audit.counts, { train: 4, validation: 2, rejected: 1, stepsPerEpoch: 2, steps: 2 });
+  assert.equal(audit.outputs.checkpoint.sha256, result.checkpoint.sha256);
   const again = await runOnce('grpo-b');
   assert.equal(again.result.checkpoint.sha256, result.checkpoint.sha256, 'byte-identical final checkpoint');
 });

@@ -1,6 +1,7 @@
 // What rollout activities keep loaded on a worker between activities: the chat tokenizer of the model directory,
 // the sandbox (a pool of fork servers, or a SandboxFusion client) and one sampler for the checkpoint the current
 // step rolls out from. A step's group activities on one worker share that sampler; a new checkpoint replaces it.
+import { canonicalJson } from '../core/canonical-json.ts';
 import { loadChatModel } from '../chat/index.ts';
 import type { ChatTokenizer } from '../chat/index.ts';
 import { Sampler } from '../engine/sampler.ts';
@@ -32,8 +33,16 @@ export function sandboxFor(tool: GrpoSection['tool']): Sandbox & CaseRunner {
   return s;
 }
 
+const toolRunners = new Map<string, ToolRunner>();
+
+/** One runner per tool setting on this worker, so `tool.concurrency` bounds the calls of all its rollouts. */
 export function toolRunnerFor(tool: GrpoSection['tool']): ToolRunner {
-  return new ToolRunner({ sandbox: sandboxFor(tool), concurrency: tool.concurrency, timeoutMs: tool.timeout_s * 1000, memoryMb: tool.memory_mb, outputChars: tool.output_chars, truncateSide: tool.truncate });
+  const key = canonicalJson(tool);
+  const cached = toolRunners.get(key);
+  if (cached) return cached;
+  const runner = new ToolRunner({ sandbox: sandboxFor(tool), concurrency: tool.concurrency, timeoutMs: tool.timeout_s * 1000, memoryMb: tool.memory_mb, outputChars: tool.output_chars, truncateSide: tool.truncate });
+  toolRunners.set(key, runner);
+  return runner;
 }
 
 /** The policy sampling from checkpoint `ref` (loaded and verified once per checkpoint per worker). */

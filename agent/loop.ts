@@ -104,6 +104,32 @@ async function answerCalls(parsed: ParsedTurn, turn: TurnRecord, deps: AgentDeps
   return { contents, executed };
 }
 
+/** The unscored trajectory record of a finished rollout. */
+function record(task: TrajectoryTask, builder: RolloutBuilder, promptIds: number[], seed: number, state: LoopState, finish: FinishReason): TrajectoryRecord {
+  const responseIds = builder.ids.slice(promptIds.length);
+  return {
+    run: task.run,
+    step: task.step,
+    promptUid: task.promptUid,
+    sampleIndex: task.sampleIndex,
+    dataSource: task.dataSource,
+    ability: task.ability,
+    validation: task.validation,
+    samplingSeed: String(seed),
+    promptIds,
+    responseIds,
+    responseMask: builder.mask.slice(promptIds.length),
+    rolloutLogProbs: state.logprobs.map((x) => Math.fround(x)),
+    turns: state.turns,
+    finishReason: finish,
+    numTurns: state.turns.length,
+    toolRounds: state.toolRounds,
+    malformedCalls: state.malformed,
+    responseLength: responseIds.length,
+    ...UNSCORED,
+  };
+}
+
 /** One trajectory, unscored. Throws ToolInfrastructureError when the sandbox keeps failing (retry the rollout). */
 export async function runTrajectory(task: TrajectoryTask, deps: AgentDeps): Promise<TrajectoryRecord> {
   const { tok, policy, settings } = deps;
@@ -164,28 +190,7 @@ export async function runTrajectory(task: TrajectoryTask, deps: AgentDeps): Prom
   } finally {
     if (seqId !== null) await policy.release(seqId);
   }
-  const responseIds = builder.ids.slice(promptIds.length);
-  return {
-    run: task.run,
-    step: task.step,
-    promptUid: task.promptUid,
-    sampleIndex: task.sampleIndex,
-    dataSource: task.dataSource,
-    ability: task.ability,
-    validation: task.validation,
-    samplingSeed: String(seed),
-    promptIds,
-    responseIds,
-    responseMask: builder.mask.slice(promptIds.length),
-    rolloutLogProbs: state.logprobs.map((x) => Math.fround(x)),
-    turns: state.turns,
-    finishReason: finish,
-    numTurns: state.turns.length,
-    toolRounds: state.toolRounds,
-    malformedCalls: state.malformed,
-    responseLength: responseIds.length,
-    ...UNSCORED,
-  };
+  return record(task, builder, promptIds, seed, state, finish);
 }
 
 /** The n trajectories of one prompt, run concurrently (none waits on another); records in sample order. */

@@ -17,7 +17,8 @@ const USAGE = `usage:
   agentrl status <run-id> [--address HOST:PORT]
   agentrl audit <run-id> [--address HOST:PORT]
   agentrl report <run-id> [--output-dir runs]
-  agentrl worker [--address HOST:PORT] [--task-queue NAME]
+  agentrl worker [--address HOST:PORT] [--task-queue NAME[,NAME...]]   (repeatable; default: the one default queue)
+  agentrl trajectories <run-id> --step N [--validation] [--output-dir DIR]
   agentrl server [--port 7233] [--ui-port 8233] [--headless]`;
 
 const DEFAULT_PORT = 7233;
@@ -175,10 +176,21 @@ async function cmdReport(args: string[]): Promise<number> {
 }
 
 async function cmdWorker(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { address: { type: 'string' }, 'task-queue': { type: 'string' } } });
-  const { runWorker } = await import('./worker.ts');
-  await runWorker({ address: values.address ?? DEFAULT_ADDRESS, taskQueue: values['task-queue'] ?? TASK_QUEUE });
+  const { values } = parseArgs({ args, options: { address: { type: 'string' }, 'task-queue': { type: 'string', multiple: true } } });
+  // The queues this worker serves (GRPO rollouts and the learner can be routed to queues of their own); with none
+  // named, the default queue, which every step uses unless a recipe routes it elsewhere.
+  const queues = [...new Set((values['task-queue'] ?? [TASK_QUEUE]).flatMap((q) => q.split(',')).map((q) => q.trim()).filter(Boolean))];
+  const { runWorker, runWorkers } = await import('./worker.ts');
+  if (queues.length === 1) await runWorker({ address: values.address ?? DEFAULT_ADDRESS, taskQueue: queues[0] });
+  else await runWorkers({ address: values.address ?? DEFAULT_ADDRESS, taskQueues: queues });
   return 0;
+}
+
+async function cmdTrajectories(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { step: { type: 'string' }, validation: { type: 'boolean' }, 'output-dir': { type: 'string' } } });
+  if (positionals.length !== 1 || values.step === undefined || !/^\d+$/.test(values.step)) throw new UsageError('trajectories takes a run id and --step N');
+  const { printTrajectories } = await import('./trajectories.ts');
+  return printTrajectories({ runId: positionals[0], step: Number(values.step), validation: Boolean(values.validation), outputDir: values['output-dir'] ?? 'runs' });
 }
 
 async function cmdServer(args: string[]): Promise<number> {
@@ -202,7 +214,7 @@ class UsageError extends Error {}
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<number>> = {
-    run: cmdRun, status: cmdStatus, audit: cmdAudit, report: cmdReport, worker: cmdWorker, server: cmdServer,
+    run: cmdRun, status: cmdStatus, audit: cmdAudit, report: cmdReport, worker: cmdWorker, server: cmdServer, trajectories: cmdTrajectories,
   };
   const fn = command ? commands[command] : undefined;
   if (!fn) {

@@ -20,7 +20,7 @@ before(async () => {
   env = await startTestServer();
   const data = generateSources();
   const recipe = recipeFor(data, mkdtempSync(join(tmpdir(), 'agentrl-cli-out-')));
-  recipe.balance.per_source = 50;
+  recipe.balance!.per_source = 50;
   recipeFile = join(mkdtempSync(join(tmpdir(), 'agentrl-cli-')), 'recipe.json');
   writeFileSync(recipeFile, JSON.stringify(recipe));
 });

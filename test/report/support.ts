@@ -19,7 +19,7 @@ export async function balanceRun(runId: string): Promise<string> {
   try {
     const base = recipeFor(data, out);
     // Default heartbeat timeout (the shared test recipe's 5 s is for crash tests; a loaded CI machine can miss it).
-    const recipe = recipeFor(data, out, { balance: { ...base.balance, per_source: 100 }, runtime: { heartbeat_timeout_s: 60, max_attempts: 3 } });
+    const recipe = recipeFor(data, out, { balance: { ...base.balance!, per_source: 100 }, runtime: { heartbeat_timeout_s: 60, max_attempts: 3 } });
     await runPipeline(env.client, queue, recipe, runId);
   } finally {
     await worker.stop();

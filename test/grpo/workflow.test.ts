@@ -1,0 +1,144 @@
+// A short GRPO-TCR run on a real Temporal dev server with the tiny model (seeded fresh weights), math rows and code
+// rows (TACO call-based and LeetCode): the run finishes its steps, a row whose ground truth cannot be parsed is
+// rejected with its uid before training, every stored trajectory's reward and advantage agree with the formulas
+// recomputed from the stored record, the metrics table has one row per step (validation at step 0 included) with
+// verl's names, and a second run of the same recipe ends with a byte-identical checkpoint.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { readParquet } from 'parquet-wasm/node';
+import { readTrajectoryFile } from '../../schemas/trajectory.ts';
+import { startInProcessWorker, startTestServer, uniqueQueue } from '../support/temporal.ts';
+import type { TestServer } from '../support/temporal.ts';
+import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
+import type { GrpoStageResult } from '../../schemas/stage.ts';
+
+const TINY = new URL('../../recipes/models/tiny/', import.meta.url).pathname;
+let env: TestServer;
+let worker: { stop(): Promise<void> };
+let queue: string;
+let data: string;
+
+before(async () => {
+  env = await startTestServer();
+  queue = uniqueQueue('grpo');
+  worker = await startInProcessWorker(env.server.address, queue);
+  const dir = mkdtempSync(join(tmpdir(), 'grpo-data-'));
+  data = join(dir, 'rl.parquet');
+  writeFileSync(data, rlParquetBytes([...RL_ROWS, { uid: 'bad-gt', dataSource: 'taco_code', ability: 'code', problem: 'x', groundTruth: '{"inputs": [1]' }]));
+});
+after(async () => {
+  await worker?.stop();
+  await env?.close();
+});
+
+function recipe(out: string) {
+  return {
+    seed: 17,
+    output_dir: out,
+    runtime: { heartbeat_timeout_s: 20, max_attempts: 3 },
+    model: { path: TINY, init_seed: 3 },
+    grpo: {
+      data: { files: [data] },
+      val: { fraction: 0.25 },
+      epochs: 1,
+      batch_size: 2,
+      n: 2,
+      mini_batch_size: 1,
+      max_prompt_length: 2048,
+      max_response_length: 48,
+      max_turns: 3,
+      lr: 1e-3,
+      rollout: { temperature: 1.0 },
+      reward: { overlong: { buffer: 24 } },
+      validation: { every_steps: 1, before_training: true, n: 2 },
+      tool: { concurrency: 2, timeout_s: 5 },
+      save_every_steps: 1,
+    },
+  };
+}
+
+const round12 = (x: number) => Math.round(x * 1e12) / 1e12;
+
+async function runOnce(id: string): Promise<{ out: string; result: GrpoStageResult }> {
+  const out = mkdtempSync(join(tmpdir(), 'grpo-out-'));
+  const result = (await env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: id, args: [recipe(out)] })) as GrpoStageResult;
+  return { out, result };
+}
+
+test('a short GRPO run: rejects, stored rewards/advantages by the formulas, one metrics row per step, reproducible checkpoint', async () => {
+  const { out, result } = await runOnce('grpo-a');
+  assert.equal(result.steps, 2); // 6 good rows - 2 for validation = 4 prompts, batch 2
+  const dir = join(out, 'grpo-a', 'grpo');
+  const rejects = JSON.parse(readFileSync(join(dir, 'rejects.json'), 'utf8')) as { uid: string; reason: string }[];
+  assert.deepEqual(rejects.map((r) => r.uid), ['bad-gt']);
+  assert.match(rejects[0].reason, /row bad-gt: reward_model\.ground_truth/);
+  for (const step of [1, 2]) {
+    const records = await readTrajectoryFile(join(dir, 'work', 'scored', `step-00000${step}.arrow`));
+    assert.equal(records.length, 4);
+    for (const r of records) {
+      const tcr = r.outcome! < 0 ? Math.min(-0.6, r.outcome! + 0.1 * r.toolRounds) - r.outcome! : 0;
+      assert.equal(r.tcr, round12(tcr));
+      const overlong = Math.min(0, -(r.responseLength - (48 - 24)) / 24);
+      assert.equal(r.overlong, round12(overlong) || 0);
+      assert.equal(r.reward, round12(r.outcome! + r.tcr! + r.overlong!));
+    }
+    for (const uid of new Set(records.map((r) => r.promptUid))) {
+      const g = records.filter((r) => r.promptUid === uid);
+      const mean = (g[0].reward! + g[1].reward!) / 2;
+      const std = Math.abs(g[0].reward! - g[1].reward!) / Math.SQRT2;
+      for (const r of g) assert.ok(Math.abs(r.advantage! - (std === 0 ? 0 : (r.reward! - mean) / (std + 1e-6))) < 1e-12);
+    }
+    const val = await readTrajectoryFile(join(dir, 'work', 'scored', `step-00000${step}-val.arrow`));
+    assert.ok(val.length === 4 && val.every((r) => r.validation && r.advantage === null));
+  }
+  const table = tableFromIPC(readParquet(readFileSync(join(dir, 'metrics.parquet'))).intoIPCStream());
+  assert.deepEqual(Array.from(table.getChild('step')!.toArray()), [0, 1, 2]);
+  for (const name of ['critic/score/mean', 'critic/advantages/min', 'response_length/clip_ratio', 'num_turns/mean', 'tool_call_counts/mean', 'actor/pg_loss', 'actor/grad_norm', 'actor/entropy', 'frac_reward_zero_std', 'timing_s/gen', 'perf/throughput']) {
+    assert.ok(table.getChild(name), `metrics column ${name}`);
+  }
+  assert.ok(table.schema.fields.some((f) => /^val-core\/.+\/acc\/mean@2$/.test(f.name)));
+  for (const step of ['000001', '000002']) {
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(existsSync(join(dir, 'checkpoints', `step-${step}`, f)), `HF export ${step}/${f}`);
+  }
+  const audit = JSON.parse(readFileSync(join(dir, 'audit.json'), 'utf8'));
+  assert.deepEqual(audit.counts, { train: 4, validation: 2, rejected: 1, stepsPerEpoch: 2, steps: 2 });
+  assert.equal(audit.outputs.checkpoint.sha256, result.checkpoint.sha256);
+  const again = await runOnce('grpo-b');
+  assert.equal(again.result.checkpoint.sha256, result.checkpoint.sha256, 'byte-identical final checkpoint');
+});
+
+test('the pipeline runs the grpo stage as its child when the recipe has model + grpo sections (until defaults to grpo)', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'grpo-pipe-'));
+  const r = recipe(out);
+  const result = (await env.client.workflow.execute('pipelineWorkflow', { taskQueue: queue, workflowId: 'grpo-pipe', args: [{ ...r, grpo: { ...r.grpo, validation: { every_steps: 0, before_training: false, n: 1 } } }] })) as { stages: { grpo?: GrpoStageResult } };
+  assert.equal(result.stages.grpo?.steps, 2);
+  assert.ok(readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').length === 2);
+});
+
+/** The innermost cause's message of a workflow failure (activity failure -> application failure). */
+function causeMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let last = '';
+  while (e) {
+    if (e.message) last = e.message;
+    e = e.cause as typeof e;
+  }
+  return last;
+}
+
+test('settings the workflow cannot honour fail fast, naming the field', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'grpo-bad-'));
+  const r = recipe(out);
+  await assert.rejects(
+    env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-dyn', args: [{ ...r, grpo: { ...r.grpo, dynamic_sampling: { enabled: true } } }] }),
+    (err: Error) => /grpo\.dynamic_sampling\.enabled: not supported/.test(causeMessage(err)),
+  );
+  await assert.rejects(
+    env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-badmax', args: [{ ...r, grpo: { ...r.grpo, max_response_length: 10 } }] }),
+    (err: Error) => /reward\.overlong\.buffer/.test(causeMessage(err)),
+  );
+});

@@ -33,6 +33,11 @@ async function asActivity<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** How often a step heartbeats while it computes: well inside the heartbeat timeout it runs under. */
+function beatEveryMs(ctx: Context): number {
+  return Math.max(100, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 15_000) / 4));
+}
+
 async function inputRecord(path: string): Promise<InputFileRecord> {
   return { path, sha256: await sha256File(path), bytes: (await stat(path)).size };
 }
@@ -91,7 +96,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
       return asActivity(async () => {
         const files = await resolveSourceFiles(args.files, args.baseDir);
         const tmpPath = tempPathFor(join(args.workDir, 'sft-tokens.arrow'));
-        const beat = setInterval(() => ctx.heartbeat(), 5_000);
+        const beat = setInterval(() => ctx.heartbeat(), beatEveryMs(ctx));
         try {
           const r = await tokenizeInThread(
             { files, tokenizerDir: resolve(args.baseDir, args.modelPath), maxLength: args.maxLength, multiTurn: args.multiTurn, tmpPath },
@@ -148,7 +153,8 @@ export function createSftActivities(deps: { models: ModelCache }) {
         const rows = await readTokenRows(args.tokens.path);
         const digests = rows.map(rowDigest);
         let details: TrainHeartbeat = { step: start.step, checkpoint: start, last: resume?.last };
-        const beat = setInterval(() => ctx.heartbeat(details), 2_000);
+        ctx.heartbeat(details); // at once: the resume point is known before the first step ends
+        const beat = setInterval(() => ctx.heartbeat(details), beatEveryMs(ctx));
         try {
           return await deps.models.use(start, optimizerOf(args.sft), async (held) => {
             const metricsLog = await MetricsLog.open(join(args.workDir, 'metrics.jsonl'), start.step);

@@ -9,13 +9,13 @@ import { after, before, test } from 'node:test';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
 import type { SftCounts, StageAudit } from '../../schemas/stage.ts';
 import { startTestServer, type TestServer } from '../support/temporal.ts';
-import { generateSftData, type SftData } from '../support/sft-run.ts';
+import { sftData, type SftData } from '../support/sft-run.ts';
 
 let env: TestServer;
 let data: SftData;
 
 before(async () => {
-  data = generateSftData(4);
+  data = sftData();
   env = await startTestServer();
 });
 
@@ -47,7 +47,7 @@ test('agentrl run --until sft, then status and audit --stage sft', async () => {
     '  data: {files: [train.parquet, "train.js*"]}',
     '  epochs: 2',
     '  max_length: 400',
-    '  batch_size: 4',
+    '  batch_size: 16',
     '  lr: 1.0e-3',
     '  schedule: {kind: constant}',
     '',
@@ -55,7 +55,7 @@ test('agentrl run --until sft, then status and audit --stage sft', async () => {
   const address = env.server.address;
   const run = await cli('run', recipe, '--until', 'sft', '--run-id', 'cli-sft-1', '--address', address);
   assert.equal(run.code, 0, run.stderr + run.stdout);
-  assert.match(run.stdout, /sft: 8 conversations trained \(7 rejected\), 4 steps -> .*cli-sft-1\/sft\/model/);
+  assert.match(run.stdout, /sft: 32 conversations trained \(7 rejected\), 4 steps -> .*cli-sft-1\/sft\/model/);
   assert.match(run.stdout, /last step: step 4 \(epoch 2\): loss \d+\.\d+, grad norm/);
 
   const status = await cli('status', 'cli-sft-1', '--address', address);
@@ -68,7 +68,7 @@ test('agentrl run --until sft, then status and audit --stage sft', async () => {
   assert.equal(audit.code, 0, audit.stderr);
   const record = JSON.parse(audit.stdout) as StageAudit<SftCounts>;
   assert.equal(record.stage, 'sft');
-  assert.equal(record.counts.accepted, 8);
+  assert.equal(record.counts.accepted, 32);
   assert.equal(record.counts.rejected, 7);
 
   const none = await cli('audit', 'cli-sft-1', '--stage', 'balance', '--address', address);

@@ -13,7 +13,7 @@ import { compressors } from 'hyparquet-compressors';
 import type { SftStageResult } from '../../schemas/stage.ts';
 import type { TrainHeartbeat } from '../../activities/sft.ts';
 import { killHard, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
-import { generateSftData, runSft, sftRecipe, type SftData } from '../support/sft-run.ts';
+import { sftData, runSft, sftRecipe, type SftData } from '../support/sft-run.ts';
 
 let env: TestServer;
 let data: SftData;
@@ -21,10 +21,10 @@ const out = mkdtempSync(join(tmpdir(), 'agentrl-sft-crash-'));
 const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
 let clean: SftStageResult;
 // 32 rows, 8 steps an epoch, checkpoints at steps 3, 6, 8 (epoch end), 9, ...: both kinds of resume point.
-const recipe = () => sftRecipe(data, out, { epochs: 2, save_every_steps: 3 }, { runtime: { heartbeat_timeout_s: 2, max_attempts: 4 } });
+const recipe = () => sftRecipe(data, out, { epochs: 2, batch_size: 4, save_every_steps: 3 }, { runtime: { heartbeat_timeout_s: 2, max_attempts: 4 } });
 
 before(async () => {
-  data = generateSftData(16);
+  data = sftData();
   env = await startTestServer();
 });
 

@@ -1,14 +1,16 @@
 // The CLI on an SFT run: `agentrl run <recipe> --until sft` (in-process worker on a test server), then
-// `agentrl status` (stage, step, latest metrics) and `agentrl audit --stage sft`.
+// `agentrl status` (stage, step, latest metrics) and `agentrl audit --stage sft`; and sftWorkflow started alone
+// with the README's Web UI input.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
 import type { SftCounts, StageAudit } from '../../schemas/stage.ts';
-import { startTestServer, type TestServer } from '../support/temporal.ts';
+import type { SftStageResult } from '../../schemas/stage.ts';
+import { startInProcessWorker, startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
 import { sftData, type SftData } from '../support/sft-run.ts';
 
 let env: TestServer;
@@ -77,4 +79,22 @@ test('agentrl run --until sft, then status and audit --stage sft', async () => {
   const grpo = await cli('run', recipe, '--until', 'grpo', '--address', address);
   assert.equal(grpo.code, 2);
   assert.match(grpo.stderr, /until: stage "grpo" is not available in this version/);
+});
+
+test('sftWorkflow alone with the README\'s Web UI input (one JSON object: the recipe)', async () => {
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  const block = /<!-- ui-start-sft-input -->\s*```json\n([\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'README shows the SFT Start Workflow input');
+  const input = JSON.parse(block[1]);
+  input.output_dir = mkdtempSync(join(tmpdir(), 'agentrl-sft-ui-')); // the README writes under runs/
+  const queue = uniqueQueue('sft-ui');
+  const worker = await startInProcessWorker(env.server.address, queue); // resolves relative paths against the repository root
+  try {
+    const r = (await env.client.workflow.execute('sftWorkflow', { taskQueue: queue, workflowId: 'sft-ui', args: [input] })) as SftStageResult;
+    assert.equal(r.counts.accepted, 32);
+    assert.equal(r.counts.steps, 8);
+    assert.equal(r.model.dir, join(input.output_dir, 'sft-ui', 'sft', 'model'));
+  } finally {
+    await worker.stop();
+  }
 });

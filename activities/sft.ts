@@ -128,7 +128,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
         const modelDir = isAbsolute(args.model.path) ? args.model.path : resolve(args.baseDir, args.model.path);
         const base = await loadBaseModel(modelDir, args.model.init_seed);
         const limit = args.sft.memory_limit_gb === undefined ? undefined : args.sft.memory_limit_gb * 2 ** 30;
-        const memory = checkTrainingMemory(base.config, { longestRow: Math.min(args.longestRow, args.sft.max_length), microTokens: args.sft.micro_batch_tokens, limit });
+        const memory = checkTrainingMemory(base.config, { longestRow: Math.min(args.longestRow, args.sft.max_length), microTokens: args.sft.micro_batch_tokens, batchSize: args.sft.batch_size, limit });
         const shapes = qwen3ParamShapes(base.config);
         const checkpoint = await saveTrainCheckpoint(join(args.workDir, 'checkpoints'), {
           config: base.config, rawConfig: base.rawConfig, weights: base.weights, step: 0, position: { epoch: 0, batch: 0 }, extra: {},

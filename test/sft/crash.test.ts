@@ -20,8 +20,9 @@ let data: SftData;
 const out = mkdtempSync(join(tmpdir(), 'agentrl-sft-crash-'));
 const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
 let clean: SftStageResult;
-// 32 rows, 8 steps an epoch, checkpoints at steps 3, 6, 8 (epoch end), 9, ...: both kinds of resume point.
-const recipe = () => sftRecipe(data, out, { epochs: 2, batch_size: 4, save_every_steps: 3 }, { runtime: { heartbeat_timeout_s: 2, max_attempts: 4 } });
+// 32 rows, one per step: 32 steps an epoch, checkpoints every 3 steps and at 32 (epoch end), so that an epoch
+// outlasts the SDK's heartbeat throttling (0.8 x the 2 s timeout) and mid-epoch checkpoints reach the server.
+const recipe = () => sftRecipe(data, out, { epochs: 2, batch_size: 1, save_every_steps: 3 }, { runtime: { heartbeat_timeout_s: 2, max_attempts: 4 } });
 
 before(async () => {
   data = sftData();
@@ -40,8 +41,9 @@ function worker(queue: string) {
 }
 
 /** The last heartbeat of the SFT stage's running train step, as the server holds it. */
-async function trainHeartbeat(workflowId: string): Promise<TrainHeartbeat | undefined> {
+async function trainHeartbeat(workflowId: string): Promise<TrainHeartbeat | 'closed' | undefined> {
   const d = await env.client.workflowService.describeWorkflowExecution({ namespace: env.client.options.namespace, execution: { workflowId } });
+  if (d.workflowExecutionInfo?.status !== 1) return 'closed'; // not RUNNING: the moment to kill has passed
   const a = (d.pendingActivities ?? []).find((x) => x.activityType?.name === 'trainSftEpoch' && x.state === 2);
   const p = a?.heartbeatDetails?.payloads?.[0];
   return p ? (defaultPayloadConverter.fromPayload(p) as TrainHeartbeat) : undefined;
@@ -53,11 +55,12 @@ async function crashRun(id: string, killWhen: (h: TrainHeartbeat) => boolean): P
   const handle = await env.client.workflow.start('sftWorkflow', { taskQueue: queue, workflowId: id, args: [recipe()] });
   const killedAt = await waitFor(`a heartbeat of ${id} to kill at`, async () => {
     const h = await trainHeartbeat(id);
-    return h && killWhen(h) ? h : undefined;
+    return h === 'closed' || (h && killWhen(h)) ? h : undefined;
   }, 300_000, 30);
+  assert.notEqual(killedAt, 'closed', `${id} finished before a heartbeat to kill at reached the server`);
   await killHard(first);
   worker(queue);
-  return { result: (await handle.result()) as SftStageResult, killedAt };
+  return { result: (await handle.result()) as SftStageResult, killedAt: killedAt as TrainHeartbeat };
 }
 
 async function metricSteps(path: string): Promise<number[]> {
@@ -70,8 +73,8 @@ test('uninterrupted: the model stays loaded on the worker between epochs', async
   const w = worker(queue);
   clean = await runSft(env.client, queue, recipe(), 'clean');
   await killHard(w);
-  assert.equal(clean.counts.stepsPerEpoch, 8);
-  assert.deepEqual(clean.epochs.map((e) => [e.step, e.loaded]), [[8, true], [16, false]], 'epoch 1 loads the step-0 checkpoint, epoch 2 reuses the held model');
+  assert.equal(clean.counts.stepsPerEpoch, 32);
+  assert.deepEqual(clean.epochs.map((e) => [e.step, e.loaded]), [[32, true], [64, false]], 'epoch 1 loads the step-0 checkpoint, epoch 2 reuses the held model');
   assert.deepEqual(clean.checkpoint.position, { epoch: 2, batch: 0 });
 });
 
@@ -81,7 +84,7 @@ test('SIGKILL mid-epoch: a new worker resumes from the heartbeat checkpoint; sam
   assert.equal(result.epochs[killedAt.checkpoint.position.epoch].loaded, true, 'the new worker loaded the model from the checkpoint');
   assert.equal(result.checkpoint.sha256, clean.checkpoint.sha256);
   assert.deepEqual(result.model.files.map((f) => f.sha256), clean.model.files.map((f) => f.sha256));
-  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 16 }, (_, i) => i + 1), 'no step twice in the metrics');
+  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 64 }, (_, i) => i + 1), 'no step twice in the metrics');
 });
 
 test('SIGKILL at an epoch boundary: the resumed run continues with the next epoch; same final bytes', async () => {
@@ -90,5 +93,5 @@ test('SIGKILL at an epoch boundary: the resumed run continues with the next epoc
   assert.deepEqual(killedAt.checkpoint.position, { epoch: 1, batch: 0 });
   assert.equal(result.checkpoint.sha256, clean.checkpoint.sha256, 'neither epoch 1 again nor epoch 2 skipped');
   assert.deepEqual(result.checkpoint.position, { epoch: 2, batch: 0 });
-  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 16 }, (_, i) => i + 1));
+  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 64 }, (_, i) => i + 1));
 });

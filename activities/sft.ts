@@ -35,6 +35,11 @@ async function asActivity<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** How often a step heartbeats while it computes: well inside the heartbeat timeout it runs under. */
+function beatEveryMs(ctx: Context): number {
+  return Math.max(100, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 15_000) / 4));
+}
+
 async function inputRecord(path: string): Promise<InputFileRecord> {
   return { path, sha256: await sha256File(path), bytes: (await stat(path)).size };
 }
@@ -93,7 +98,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
       return asActivity(async () => {
         const files = await resolveSourceFiles(args.files, args.baseDir);
         const tmpPath = tempPathFor(join(args.workDir, 'sft-tokens.arrow'));
-        const beat = setInterval(() => ctx.heartbeat(), 5_000);
+        const beat = setInterval(() => ctx.heartbeat(), beatEveryMs(ctx));
         try {
           const r = await tokenizeInThread(
             { files, tokenizerDir: resolve(args.baseDir, args.modelPath), maxLength: args.maxLength, multiTurn: args.multiTurn, tmpPath },
@@ -125,7 +130,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
         const modelDir = isAbsolute(args.model.path) ? args.model.path : resolve(args.baseDir, args.model.path);
         const base = await loadBaseModel(modelDir, args.model.init_seed);
         const limit = args.sft.memory_limit_gb === undefined ? undefined : args.sft.memory_limit_gb * 2 ** 30;
-        const memory = checkTrainingMemory(base.config, { longestRow: Math.min(args.longestRow, args.sft.max_length), microTokens: args.sft.micro_batch_tokens, limit });
+        const memory = checkTrainingMemory(base.config, { longestRow: Math.min(args.longestRow, args.sft.max_length), microTokens: args.sft.micro_batch_tokens, batchSize: args.sft.batch_size, limit });
         const shapes = qwen3ParamShapes(base.config);
         const checkpoint = await saveTrainCheckpoint(join(args.workDir, 'checkpoints'), {
           config: base.config, rawConfig: base.rawConfig, weights: base.weights, step: 0, position: { epoch: 0, batch: 0 }, extra: {},
@@ -150,7 +155,8 @@ export function createSftActivities(deps: { models: ModelCache }) {
         const rows = await readTokenRows(args.tokens.path);
         const digests = rows.map(rowDigest);
         let details: TrainHeartbeat = { step: start.step, checkpoint: start, last: resume?.last };
-        const beat = setInterval(() => ctx.heartbeat(details), 2_000);
+        ctx.heartbeat(details); // at once: the resume point is known before the first step ends
+        const beat = setInterval(() => ctx.heartbeat(details), beatEveryMs(ctx));
         try {
           return await deps.models.use(start, optimizerOf(args.sft), async (held) => {
             const metricsLog = await MetricsLog.open(join(args.workDir, 'metrics.jsonl'), start.step);

@@ -5,7 +5,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { RecipeError, STAGES, type Stage } from '../schemas/recipe.ts';
-import type { PipelineResult, StageAudit } from '../schemas/stage.ts';
+import type { PipelineResult, StageAudit, StepMetrics } from '../schemas/stage.ts';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { TrainHeartbeat } from '../activities/sft.ts';
 import { connectClient, defaultRunId, followRun, queryProgress, recentPollers, startRun } from './client.ts';
 import { DevServer, serverReachable } from './dev-server.ts';
 import { loadRecipeFile } from './recipe-file.ts';
@@ -15,7 +17,7 @@ import { DEFAULT_ADDRESS, NAMESPACE, TASK_QUEUE } from './settings.ts';
 const USAGE = `usage:
   agentrl run <recipe.yaml|json> [--until ${STAGES.join('|')}] [--run-id ID] [--address HOST:PORT] [--no-worker]
   agentrl status <run-id> [--address HOST:PORT]
-  agentrl audit <run-id> [--address HOST:PORT]
+  agentrl audit <run-id> [--stage ${STAGES.join('|')}] [--address HOST:PORT]
   agentrl report <run-id> [--output-dir runs]
   agentrl worker [--address HOST:PORT] [--task-queue NAME[,NAME...]]   (repeatable; default: the one default queue)
   agentrl trajectories <run-id> --step N [--validation] [--output-dir DIR]
@@ -92,6 +94,23 @@ async function cmdRun(args: string[]): Promise<number> {
 }
 
 function printResult(result: PipelineResult): void {
+  printBalance(result);
+  const s = result.stages.sft;
+  if (!s) return;
+  console.log(`sft: ${s.counts.accepted} conversations trained (${s.counts.rejected} rejected), ${s.counts.steps} steps -> ${s.model.dir}`);
+  console.log(`  model digest ${s.modelDigest}`);
+  if (s.last) console.log(`  last step: ${formatMetrics(s.last)}`);
+  console.log(`  metrics: ${s.metrics.path}`);
+  console.log(`  rejects: ${s.rejects.rows} rows -> ${s.rejects.path}`);
+  console.log(`  audit:   ${s.audit.path}`);
+}
+
+function formatMetrics(m: StepMetrics): string {
+  return `step ${m.step} (epoch ${m.epoch + 1}): loss ${m.loss.toFixed(4)}, grad norm ${m.grad_norm.toFixed(3)}, lr ${m.lr.toExponential(2)}, ` +
+    `${m.tokens} tokens (${m.trained_tokens} trained), ${m.seconds.toFixed(2)} s, ${m.tokens_per_s.toFixed(0)} tokens/s`;
+}
+
+function printBalance(result: PipelineResult): void {
   const b = result.stages.balance;
   if (!b) return;
   console.log(`balance: ${b.rlParquet.rows} rows -> ${b.rlParquet.path}`);
@@ -129,8 +148,9 @@ async function withClient<T>(address: string | undefined, work: (client: Client)
 async function cmdStatus(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { address: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError('status takes a run id');
+  const runId = positionals[0];
   return withClient(values.address, async (client) => {
-    const handle = client.workflow.getHandle(positionals[0]);
+    const handle = client.workflow.getHandle(runId);
     const d = await handle.describe();
     console.log(`run ${d.workflowId}: ${d.status.name}`);
     console.log(`  started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''}`);
@@ -139,9 +159,10 @@ async function cmdStatus(args: string[]): Promise<number> {
       const p = await queryProgress(handle);
       if (p) console.log(`  stage ${p.stage} (${p.step}); done: ${p.done.join(', ') || 'none'}`);
     }
-    const child = await client.workflow.getHandle(`${positionals[0]}.balance`).describe().catch(() => undefined);
+    const child = await client.workflow.getHandle(`${runId}.balance`).describe().catch(() => undefined);
     const balanceMemo = (child?.memo ?? memo).balance as Record<string, unknown> | undefined;
     if (balanceMemo) console.log(`  balance: ${JSON.stringify(balanceMemo)}`);
+    await printSftStatus(client, runId, memo);
     if (d.status.name === 'FAILED') {
       await handle.result().catch((err) => console.log(`  failure: ${failureMessage(err)}`));
     }
@@ -149,19 +170,52 @@ async function cmdStatus(args: string[]): Promise<number> {
   });
 }
 
+/** The SFT stage's state: its memo (updated after each epoch) or, mid-epoch, the train step's last heartbeat. */
+async function printSftStatus(client: Client, runId: string, runMemo: Record<string, unknown>): Promise<void> {
+  // The stage runs as `<run-id>.sft` under the pipeline, or as the run itself when started alone.
+  const ids = [`${runId}.sft`, runId];
+  for (const id of ids) {
+    const raw = await client.workflowService
+      .describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId: id } })
+      .catch(() => undefined);
+    if (!raw) continue;
+    const d = await client.workflow.getHandle(id).describe();
+    const memo = ((id === runId ? runMemo : d.memo) ?? {}).sft as { state?: string; step?: number; steps?: number; epoch?: number; epochs?: number; last?: StepMetrics; model?: string; audit?: string } | undefined;
+    const pending = (raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'trainSftEpoch');
+    const beat = pending?.heartbeatDetails?.payloads?.[0] ? (defaultPayloadConverter.fromPayload(pending.heartbeatDetails.payloads[0]) as TrainHeartbeat) : undefined;
+    if (!memo && !beat) continue;
+    const state = memo?.state === 'done' ? 'done' : d.status.name === 'RUNNING' ? 'training' : d.status.name.toLowerCase();
+    const step = beat?.step ?? memo?.step;
+    console.log(`  sft: ${state}, step ${step ?? 0}${memo?.steps ? `/${memo.steps}` : ''}${pending && (pending.attempt ?? 1) > 1 ? ` (attempt ${pending.attempt})` : ''}`);
+    const last = beat?.last ?? memo?.last;
+    if (last) console.log(`    latest: ${formatMetrics(last)}`);
+    if (beat?.checkpoint) console.log(`    last checkpoint: ${beat.checkpoint.path}`);
+    if (memo?.model) console.log(`    model: ${memo.model}`);
+    if (memo?.audit) console.log(`    audit: ${memo.audit}`);
+    return;
+  }
+}
+
 async function cmdAudit(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { address: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { address: { type: 'string' }, stage: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError('audit takes a run id');
+  if (values.stage && !STAGES.includes(values.stage as Stage)) throw new UsageError(`--stage must be one of ${STAGES.join(', ')}`);
+  const runId = positionals[0];
   return withClient(values.address, async (client) => {
-    const child = await client.workflow.getHandle(`${positionals[0]}.balance`).describe().catch(() => undefined);
-    const memo = child?.memo?.balance as { audit?: string } | undefined;
-    if (!memo?.audit) {
-      console.error(`run ${positionals[0]} has no finished stage with an audit record yet`);
-      return 1;
+    // Without --stage: the last stage that has an audit record. A stage started alone is the run itself.
+    const stages = values.stage ? [values.stage] : [...STAGES].reverse();
+    for (const stage of stages) {
+      for (const id of [`${runId}.${stage}`, runId]) {
+        const d = await client.workflow.getHandle(id).describe().catch(() => undefined);
+        const memo = d?.memo?.[stage] as { audit?: string } | undefined;
+        if (!memo?.audit) continue;
+        const audit = JSON.parse(readFileSync(memo.audit, 'utf8')) as StageAudit<unknown>;
+        console.log(JSON.stringify(audit, null, 2));
+        return 0;
+      }
     }
-    const audit = JSON.parse(readFileSync(memo.audit, 'utf8')) as StageAudit;
-    console.log(JSON.stringify(audit, null, 2));
-    return 0;
+    console.error(`run ${runId} has no finished ${values.stage ? `${values.stage} stage` : 'stage'} with an audit record yet`);
+    return 1;
   });
 }
 

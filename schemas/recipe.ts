@@ -146,8 +146,11 @@ export const sftSchema = z
     save_every_steps: z.number().int().positive().default(50),
     /** How a conversation whose template rewrites earlier turns is trained (see docs/sft.md). */
     multi_turn: z.enum(['whole', 'per_turn']).default('whole'),
-    /** Padded tokens per micro-batch (rows x longest row); a longer row runs alone. */
-    micro_batch_tokens: z.number().int().positive().default(16384),
+    /**
+     * Padded tokens per micro-batch (rows x longest row); a longer row runs alone. The vocabulary head dominates a
+     * micro-batch's memory (~3 x tokens x vocab x 4 bytes: 7 GiB for 4,096 tokens at Qwen3's 151,936).
+     */
+    micro_batch_tokens: z.number().int().positive().default(4096),
     /** Memory the memory pre-check allows (GiB); default: the machine's memory. */
     memory_limit_gb: z.number().positive().optional(),
   })

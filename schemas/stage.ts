@@ -147,6 +147,8 @@ export interface SftStageResult {
   audit: ArtifactRef;
   counts: SftCounts;
   last?: StepMetrics;
+  /** Per epoch: the checkpoint it ended on, and whether its activity loaded the model (false: the worker held it). */
+  epochs: { epoch: number; step: number; checkpoint: string; loaded: boolean }[];
 }
 
 /** What the GRPO stage returns (workflows/grpo.ts). */

@@ -62,7 +62,7 @@ export function packMicroBatches(rows: readonly TokenRow[], microTokens: number)
   }));
 }
 
-/** The worst micro-batch the packer can form from rows no longer than `longest` (for the memory pre-check). */
-export function worstMicroBatch(longest: number, microTokens: number): { rows: number; cols: number } {
-  return { rows: Math.max(1, Math.floor(microTokens / Math.max(1, longest))), cols: longest };
+/** The worst micro-batch the packer can form from batches of `batchSize` rows no longer than `longest` (for the memory pre-check). */
+export function worstMicroBatch(longest: number, microTokens: number, batchSize: number): { rows: number; cols: number } {
+  return { rows: Math.max(1, Math.min(batchSize, Math.floor(microTokens / Math.max(1, longest)))), cols: longest };
 }

@@ -23,6 +23,8 @@ function attentionKind(cfg: Qwen3Config, rows: number, cols: number): { kind: At
 export interface MemoryPlan {
   longestRow: number;
   microTokens: number;
+  /** Rows per optimizer step: no micro-batch holds more. */
+  batchSize: number;
   /** Bytes allowed (default: the machine's memory). */
   limit?: number;
 }
@@ -30,11 +32,14 @@ export interface MemoryPlan {
 /** Throws TrainingInputError naming the shape, the estimate by part and the limit when it would not fit. */
 export function checkTrainingMemory(cfg: Qwen3Config, plan: MemoryPlan): { bytes: number; limit: number } {
   const limit = plan.limit ?? totalmem();
-  const worst = worstMicroBatch(plan.longestRow, plan.microTokens);
+  const worst = worstMicroBatch(plan.longestRow, plan.microTokens, plan.batchSize);
   const { kind, rows } = attentionKind(cfg, worst.rows, worst.cols);
   const shape = { rows, cols: worst.cols, headRows: rows * worst.cols };
   const bytes = passBytes(cfg, shape, kind, 'train');
   const err = overLimit(`the largest micro-batch (longest row ${plan.longestRow} tokens, micro-batch budget ${plan.microTokens} tokens)`, shape, kind, bytes, limit);
-  if (err) throw new TrainingInputError(`memory check before training: ${err.message.replace(/^learner: /, '')}`);
+  if (err) {
+    const why = err.message.replace(/^learner: /, '').replace('(LearnerOptions.memoryLimit); split it into micro-batches of fewer rows or shorter sequences', '(sft.memory_limit_gb); lower micro_batch_tokens or max_length');
+    throw new TrainingInputError(`memory check before training: ${why}`);
+  }
   return { bytes: bytes.total, limit };
 }

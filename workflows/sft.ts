@@ -49,12 +49,14 @@ export async function sftWorkflow(recipe: Recipe): Promise<SftStageResult> {
   let checkpoint = base.checkpoint;
   let last: StepMetrics | undefined;
   let metrics = undefined as SftStageResult['metrics'] | undefined;
+  const epochs: SftStageResult['epochs'] = [];
   await timed('train', async () => {
     for (let epoch = 0; epoch < sft.epochs; epoch++) {
       const r = await steps(runtime.heartbeat_timeout_s, runtime.max_attempts, `train epoch ${epoch + 1}/${sft.epochs}`)
         .trainSftEpoch({ tokens: data.tokens, from: checkpoint, epoch, sft, seed, ...where });
       ({ checkpoint, metrics } = r);
       last = r.last ?? last;
+      epochs.push({ epoch, step: checkpoint.step, checkpoint: checkpoint.sha256, loaded: r.loaded });
       upsertMemo({ sft: { state: 'training', epoch: epoch + 1, epochs: sft.epochs, step: checkpoint.step, steps: stepsPerEpoch * sft.epochs, last, checkpoint: checkpoint.path } });
       setCurrentDetails(details(ctx.runId, `epoch ${epoch + 1}/${sft.epochs}, step ${checkpoint.step}/${stepsPerEpoch * sft.epochs}`, last));
     }
@@ -68,14 +70,14 @@ export async function sftWorkflow(recipe: Recipe): Promise<SftStageResult> {
     inputs: { sft_data: data.inputs, model: base.inputs },
     counts,
     outputs: { tokens: data.tokens, rejects: data.rejects, metrics: metrics!, ...Object.fromEntries(exported.files.map((f) => [`model/${f.path.split('/').pop()}`, f])) },
-    model: { base_digest: base.baseDigest, base_dtype: base.baseDtype, output_digest: exported.modelDigest, checkpoint, memory_check: base.memory, dir: exported.dir },
+    model: { base_digest: base.baseDigest, base_dtype: base.baseDtype, output_digest: exported.modelDigest, checkpoint, memory_check: base.memory, dir: exported.dir, epochs },
     timings,
   });
   upsertMemo({ sft: { state: 'done', audit: audit.path, model: exported.dir, step: checkpoint.step, steps: counts.steps, last, checkpoint: checkpoint.path } });
   setCurrentDetails(details(ctx.runId, `done: model in \`${exported.dir}\`, audit \`${audit.path}\``, last));
   return {
     runId: ctx.runId, outDir: ctx.outDir, model: { dir: exported.dir, files: exported.files }, checkpoint, modelDigest: exported.modelDigest,
-    baseModelDigest: base.baseDigest, tokens: data.tokens, rejects: data.rejects, metrics: metrics!, audit, counts, last,
+    baseModelDigest: base.baseDigest, tokens: data.tokens, rejects: data.rejects, metrics: metrics!, audit, counts, last, epochs,
   };
 }
 

@@ -15,7 +15,7 @@ import { Learner } from '../../engine/learner.ts';
 import type { SftCounts, StageAudit } from '../../schemas/stage.ts';
 import { loadTrainCheckpoint, modelDigest, readTokenRows } from '../../training/index.ts';
 import { startInProcessWorker, startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
-import { generateSftData, runSft, sftRecipe, type SftData } from '../support/sft-run.ts';
+import { sftData, runSft, sftRecipe, type SftData } from '../support/sft-run.ts';
 
 let env: TestServer;
 let worker: { stop(): Promise<void> };
@@ -24,7 +24,7 @@ const out = mkdtempSync(join(tmpdir(), 'agentrl-sft-runs-'));
 let data: SftData;
 
 before(async () => {
-  data = generateSftData();
+  data = sftData();
   env = await startTestServer();
   worker = await startInProcessWorker(env.server.address, queue);
 });
@@ -46,14 +46,14 @@ test('SFT on parquet + jsonl: loss falls, exact rejects, an HF directory with th
   const rejects = await read(r.rejects.path);
   assert.equal(rejects.length, Object.values(planted).reduce((a, b) => a + b, 0));
   assert.deepEqual(rejects.map((x) => [x.file.split('/').pop(), x.row, x.kind]), [
-    ['train.parquet', 8, 'bad_role'], ['train.parquet', 9, 'tool_result_without_call'], ['train.parquet', 10, 'no_assistant_turn'],
-    ['train.parquet', 11, 'empty_after_truncation'], ['train.jsonl', 8, 'unparseable_arguments'], ['train.jsonl', 9, 'roles_out_of_order'],
-    ['train.jsonl', 10, 'invalid_json'],
+    ['train.parquet', 16, 'bad_role'], ['train.parquet', 17, 'tool_result_without_call'], ['train.parquet', 18, 'no_assistant_turn'],
+    ['train.parquet', 19, 'empty_after_truncation'], ['train.jsonl', 16, 'unparseable_arguments'], ['train.jsonl', 17, 'roles_out_of_order'],
+    ['train.jsonl', 18, 'invalid_json'],
   ]);
   assert.ok(r.counts.truncated > 0, 'rows longer than max_length are cut and counted');
 
   const metrics = await read(r.metrics.path);
-  assert.equal(r.counts.stepsPerEpoch, Math.ceil(expectedGood / 4));
+  assert.equal(r.counts.stepsPerEpoch, Math.ceil(expectedGood / 8));
   assert.deepEqual(metrics.map((m) => m.step), Array.from({ length: r.counts.steps }, (_, i) => i + 1), 'one row per optimizer step');
   const epochLoss = (e: number) => { const ls = metrics.filter((m) => m.epoch === e).map((m) => m.loss); return ls.reduce((a, b) => a + b, 0) / ls.length; };
   assert.ok(epochLoss(2) < epochLoss(0) * 0.9, `loss falls: epoch 1 ${epochLoss(0)}, epoch 3 ${epochLoss(2)}`);

@@ -1,7 +1,6 @@
 // The training foundations (training/) on real files: model directories in every layout, digests, checkpoints
 // that prove their bytes, an export that transformers loads as it is, the metrics table, schedules, data order.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,6 @@ import { PROJECT_ROOT } from '../../infra/paths.ts';
 
 const TINY = join(PROJECT_ROOT, 'recipes/models/tiny');
 const FIX = join(PROJECT_ROOT, 'test/fixtures/engine');
-const PY = join(PROJECT_ROOT, '.tools/py/bin/python');
 
 test('a model directory loads single, sharded bf16 and f16; a directory without weights needs init_seed', async () => {
   const f32 = await loadBaseModel(join(FIX, 'qwen3_tied'));
@@ -70,24 +68,26 @@ test('checkpoints are content-addressed, reproducible, and refuse a tampered fil
   await assert.rejects(loadTrainCheckpoint({ ...ref, path: tampered }), /file training_state\.json differs from its manifest/);
 });
 
-test('the HF export loads in transformers as it is, with the engine\'s log-probs and the chat template', async () => {
+test('the HF export is the directory transformers loaded (golden), with the engine\'s log-probs and the chat template', async () => {
+  // export_golden.json: transformers' view of this same export (make_export_golden.ts, hf_logprobs.py).
+  const golden = JSON.parse(readFileSync(join(PROJECT_ROOT, 'test/fixtures/sft/export_golden.json'), 'utf8')) as {
+    seed: number; ids: number[]; files: Record<string, string>; transformers: { logp: number[]; chat: string; eos: number; vocab: number };
+  };
   const out = mkdtempSync(join(tmpdir(), 'agentrl-export-'));
-  const base = await loadBaseModel(TINY, 5);
+  const base = await loadBaseModel(TINY, golden.seed);
   const files = await exportHfModel({ outDir: out, config: base.config, rawConfig: base.rawConfig, weights: base.weights, dtype: 'f32', tokenizerDir: TINY });
-  assert.deepEqual(files.map((f) => f.name), ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(Object.fromEntries(files.map((f) => [f.name, f.sha256])), golden.files, 'the same bytes transformers loaded');
   const back = await loadCheckpoint(out);
   assert.equal(modelDigest(back.config, back.weights), modelDigest(base.config, base.weights));
 
-  const ids = [504, 10, 20, 30, 40, 50, 505, 60];
-  const learner = await Learner.create(base.config, base.weights);
-  const { logp } = await learner.logProbs({ inputIds: [ids] });
+  const learner = await Learner.create(back.config, back.weights);
+  const { logp } = await learner.logProbs({ inputIds: [golden.ids] });
   await learner.close();
-  const res = spawnSync(PY, [join(PROJECT_ROOT, 'test/sft/hf_logprobs.py'), out, JSON.stringify(ids)], { encoding: 'utf8' });
-  assert.equal(res.status, 0, res.stderr);
-  const hf = JSON.parse(res.stdout.trim().split('\n').at(-1)!) as { logp: number[]; chat: string; eos: number; vocab: number };
+  const hf = golden.transformers;
   hf.logp.forEach((x, i) => assert.ok(Math.abs(x - logp[0][i]) < 1e-4, `position ${i}: transformers ${x} vs engine ${logp[0][i]}`));
-  assert.match(hf.chat, /<\|im_start\|>assistant\nok<\|im_end\|>/);
+  assert.match(hf.chat, /<\|im_start\|>assistant\nok<\|im_end\|>/, 'AutoTokenizer found the chat template in tokenizer_config.json');
   assert.equal(hf.eos, 505, 'generation stops at the eos_token of tokenizer_config.json (<|im_end|> in the tiny model)');
+  assert.equal(hf.vocab, base.config.vocabSize);
 });
 
 test('metrics: one row per step after a resume drops the steps it runs again', async () => {
@@ -132,7 +132,7 @@ test('epoch order depends on seed, epoch and content, not on where rows came fro
 
 test('the memory check refuses a plan that cannot fit, with the numbers', async () => {
   const base = await loadBaseModel(TINY, 1);
-  assert.ok(checkTrainingMemory(base.config, { longestRow: 256, microTokens: 4096 }).bytes > 0);
-  assert.throws(() => checkTrainingMemory(base.config, { longestRow: 4096, microTokens: 4096, limit: 2 ** 20 }),
-    /memory check before training: .*1 rows x 4096 tokens.* needs about .* GiB .*attention .*vocabulary head .*more than the 0\.001 GiB allowed/);
+  assert.ok(checkTrainingMemory(base.config, { longestRow: 256, microTokens: 4096, batchSize: 32 }).bytes > 0);
+  assert.throws(() => checkTrainingMemory(base.config, { longestRow: 4096, microTokens: 4096, batchSize: 32, limit: 2 ** 20 }),
+    /memory check before training: .*1 rows x 4096 tokens.* needs about .* GiB .*attention .*vocabulary head .*more than the 0\.001 GiB allowed \(sft\.memory_limit_gb\)/);
 });

@@ -1,7 +1,6 @@
-// Shared set-up of the SFT-stage tests: a small SFT set in both real layouts written by pyarrow at test time
-// (test/sft/make_sft_data.py), a recipe over it with the tiny model, and the run helper.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+// Shared set-up of the SFT-stage tests: a small SFT set in both real layouts written by pyarrow
+// (test/fixtures/sft/, made by make_sft_data.py there), a recipe over it with the tiny model, and the run helper.
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -10,7 +9,7 @@ import type { Recipe } from '../../schemas/recipe.ts';
 import type { SftStageResult } from '../../schemas/stage.ts';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
 
-export const PYTHON = join(PROJECT_ROOT, '.tools/py/bin/python');
+const FIXTURES = join(PROJECT_ROOT, 'test/fixtures/sft');
 
 export interface SftData {
   dir: string;
@@ -19,10 +18,10 @@ export interface SftData {
   bad: { parquet: Record<string, number>; jsonl: Record<string, number> };
 }
 
-export function generateSftData(goodPerFile = 8, dir = mkdtempSync(join(tmpdir(), 'agentrl-sft-data-'))): SftData {
-  const res = spawnSync(PYTHON, [join(PROJECT_ROOT, 'test/sft/make_sft_data.py'), dir, String(goodPerFile)], { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`make_sft_data.py failed: ${res.stderr}`);
-  const info = JSON.parse(res.stdout.trim()) as { good_per_file: number; bad: SftData['bad'] };
+/** A fresh copy of the fixture set (train.parquet, train.jsonl), so each test's outputs and recipes stay apart. */
+export function sftData(dir = mkdtempSync(join(tmpdir(), 'agentrl-sft-data-'))): SftData {
+  for (const f of ['train.parquet', 'train.jsonl']) cpSync(join(FIXTURES, f), join(dir, f));
+  const info = JSON.parse(readFileSync(join(FIXTURES, 'planted.json'), 'utf8')) as { good_per_file: number; bad: SftData['bad'] };
   return { dir, goodPerFile: info.good_per_file, bad: info.bad };
 }
 
@@ -39,7 +38,7 @@ export function sftRecipe(data: SftData, outDir: string, sft: Record<string, unk
       data: { files: ['train.parquet', 'train.jsonl'] },
       epochs: 3,
       max_length: 400,
-      batch_size: 4,
+      batch_size: 8,
       lr: 3e-3,
       schedule: { kind: 'cosine', warmup_ratio: 0.1 },
       save_every_steps: 3,

@@ -1,0 +1,97 @@
+// Durability of the SFT stage: the worker process is killed with SIGKILL in the middle of an epoch and at an
+// epoch boundary; a new worker resumes from the checkpoint named in the last heartbeat (loading the model from
+// it) and the final checkpoint is byte-identical to an uninterrupted run's. The model stays loaded between the
+// epochs of an uninterrupted worker.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import type { SftStageResult } from '../../schemas/stage.ts';
+import type { TrainHeartbeat } from '../../activities/sft.ts';
+import { killHard, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
+import { sftData, runSft, sftRecipe, type SftData } from '../support/sft-run.ts';
+
+let env: TestServer;
+let data: SftData;
+const out = mkdtempSync(join(tmpdir(), 'agentrl-sft-crash-'));
+const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
+let clean: SftStageResult;
+// 32 rows, one per step: 32 steps an epoch, checkpoints every 3 steps and at 32 (epoch end), so that an epoch
+// outlasts the SDK's heartbeat throttling (0.8 x the 2 s timeout) and mid-epoch checkpoints reach the server.
+const recipe = () => sftRecipe(data, out, { epochs: 2, batch_size: 1, save_every_steps: 3 }, { runtime: { heartbeat_timeout_s: 2, max_attempts: 4 } });
+
+before(async () => {
+  data = sftData();
+  env = await startTestServer();
+});
+
+after(async () => {
+  for (const w of workers) await killHard(w);
+  await env.close();
+});
+
+function worker(queue: string) {
+  const w = spawnWorkerProcess(env.server.address, queue);
+  workers.push(w);
+  return w;
+}
+
+/** The last heartbeat of the SFT stage's running train step, as the server holds it. */
+async function trainHeartbeat(workflowId: string): Promise<TrainHeartbeat | 'closed' | undefined> {
+  const d = await env.client.workflowService.describeWorkflowExecution({ namespace: env.client.options.namespace, execution: { workflowId } });
+  if (d.workflowExecutionInfo?.status !== 1) return 'closed'; // not RUNNING: the moment to kill has passed
+  const a = (d.pendingActivities ?? []).find((x) => x.activityType?.name === 'trainSftEpoch' && x.state === 2);
+  const p = a?.heartbeatDetails?.payloads?.[0];
+  return p ? (defaultPayloadConverter.fromPayload(p) as TrainHeartbeat) : undefined;
+}
+
+async function crashRun(id: string, killWhen: (h: TrainHeartbeat) => boolean): Promise<{ result: SftStageResult; killedAt: TrainHeartbeat }> {
+  const queue = uniqueQueue(id);
+  const first = worker(queue);
+  const handle = await env.client.workflow.start('sftWorkflow', { taskQueue: queue, workflowId: id, args: [recipe()] });
+  const killedAt = await waitFor(`a heartbeat of ${id} to kill at`, async () => {
+    const h = await trainHeartbeat(id);
+    return h === 'closed' || (h && killWhen(h)) ? h : undefined;
+  }, 300_000, 30);
+  assert.notEqual(killedAt, 'closed', `${id} finished before a heartbeat to kill at reached the server`);
+  await killHard(first);
+  worker(queue);
+  return { result: (await handle.result()) as SftStageResult, killedAt: killedAt as TrainHeartbeat };
+}
+
+async function metricSteps(path: string): Promise<number[]> {
+  const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(path), compressors })) as { step: number }[];
+  return rows.map((r) => r.step);
+}
+
+test('uninterrupted: the model stays loaded on the worker between epochs', async () => {
+  const queue = uniqueQueue('clean');
+  const w = worker(queue);
+  clean = await runSft(env.client, queue, recipe(), 'clean');
+  await killHard(w);
+  assert.equal(clean.counts.stepsPerEpoch, 32);
+  assert.deepEqual(clean.epochs.map((e) => [e.step, e.loaded]), [[32, true], [64, false]], 'epoch 1 loads the step-0 checkpoint, epoch 2 reuses the held model');
+  assert.deepEqual(clean.checkpoint.position, { epoch: 2, batch: 0 });
+});
+
+test('SIGKILL mid-epoch: a new worker resumes from the heartbeat checkpoint; same final bytes', async () => {
+  const { result, killedAt } = await crashRun('mid-epoch', (h) => h.checkpoint.position.batch > 0);
+  assert.ok(killedAt.checkpoint.position.batch > 0, `killed after a mid-epoch checkpoint (${JSON.stringify(killedAt.checkpoint.position)})`);
+  assert.equal(result.epochs[killedAt.checkpoint.position.epoch].loaded, true, 'the new worker loaded the model from the checkpoint');
+  assert.equal(result.checkpoint.sha256, clean.checkpoint.sha256);
+  assert.deepEqual(result.model.files.map((f) => f.sha256), clean.model.files.map((f) => f.sha256));
+  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 64 }, (_, i) => i + 1), 'no step twice in the metrics');
+});
+
+test('SIGKILL at an epoch boundary: the resumed run continues with the next epoch; same final bytes', async () => {
+  // The last checkpoint the server holds is the end of epoch 1 (position: epoch 1, batch 0) and no step since.
+  const { result, killedAt } = await crashRun('boundary', (h) => h.checkpoint.position.epoch === 1 && h.checkpoint.position.batch === 0 && h.step === h.checkpoint.step);
+  assert.deepEqual(killedAt.checkpoint.position, { epoch: 1, batch: 0 });
+  assert.equal(result.checkpoint.sha256, clean.checkpoint.sha256, 'neither epoch 1 again nor epoch 2 skipped');
+  assert.deepEqual(result.checkpoint.position, { epoch: 2, batch: 0 });
+  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 64 }, (_, i) => i + 1));
+});

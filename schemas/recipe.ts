@@ -144,8 +144,12 @@ export const sftSchema = z
     grad_clip: z.number().nonnegative().default(1.0),
     /** A checkpoint every this many optimizer steps, and one at each epoch's end. */
     save_every_steps: z.number().int().positive().default(50),
-    /** How a conversation whose template rewrites earlier turns is trained (see docs/sft.md). */
-    multi_turn: z.enum(['whole', 'per_turn']).default('whole'),
+    /**
+     * How a conversation whose template rewrites earlier turns is trained (docs/chat-protocol.md): per_turn, one
+     * sample per assistant turn rendered as the model sees it when generating that turn (chat's
+     * DEFAULT_MULTI_TURN; literal here so workflow code never bundles the chat layer), or whole, one rendering.
+     */
+    multi_turn: z.enum(['whole', 'per_turn']).default('per_turn'),
     /**
      * Padded tokens per micro-batch (rows x longest row); a longer row runs alone. The vocabulary head dominates a
      * micro-batch's memory (~3 x tokens x vocab x 4 bytes: 7 GiB for 4,096 tokens at Qwen3's 151,936).

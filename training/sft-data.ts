@@ -5,39 +5,23 @@ import { readFile } from 'node:fs/promises';
 import type { RecordBatch} from 'apache-arrow';
 import { Int32, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { ChatProtocolError, loadChatModel, readSftFile } from '../chat/index.ts';
-import type { SftReadOptions } from '../chat/index.ts';
+import type { MultiTurnMode, SftReadOptions } from '../chat/index.ts';
 import { SFT_SCHEMA } from '../schemas/sft.ts';
 import type { TokenRow } from './batches.ts';
 import { parquetBytes } from './parquet.ts';
 import { TrainingInputError } from './errors.ts';
 
-/** How multi-turn conversations become samples (recipe sft.multi_turn). */
-export type MultiTurn = 'whole' | 'per_turn';
+/** How multi-turn conversations become samples (recipe sft.multi_turn; the chat layer's modes). */
+export type MultiTurn = MultiTurnMode;
 
 export interface SftRejectRow {
   file: string;
   row: number;
   sample_id: string | null;
-  /** A stable reason kind for counting (REJECT_KINDS); `reason` is the reader's full message. */
+  /** One of the chat layer's REJECT_REASONS: the audit counts rejects by it. */
   kind: string;
+  /** Where and what exactly (message index, field, token counts). */
   reason: string;
-}
-
-/** Reason kinds, matched in order against the reader's message (docs/sft.md lists them). */
-export const REJECT_KINDS: [string, RegExp][] = [
-  ['invalid_json', /^line is not valid JSON/],
-  ['no_assistant_turn', /no assistant message/],
-  ['empty_after_truncation', /no assistant token within the first/],
-  ['bad_role', /\.role .* is not one of/],
-  ['tool_result_without_call', /tool message without a preceding tool call/],
-  ['roles_out_of_order', /only assistant messages may have tool_calls/],
-  ['unparseable_arguments', /arguments/],
-  ['template_error', /template|rendered/],
-  ['malformed_row', /.*/],
-];
-
-export function rejectKind(reason: string): string {
-  return REJECT_KINDS.find(([, re]) => re.test(reason))![0];
 }
 
 export interface TokenizeResult {
@@ -60,9 +44,6 @@ export async function tokenizeSftFiles(args: {
   multiTurn: MultiTurn;
   onProgress?: (p: { file: string; rows: number }) => void;
 }): Promise<TokenizeResult> {
-  if (args.multiTurn !== 'whole') {
-    throw new TrainingInputError(`sft.multi_turn "${args.multiTurn}": this version's chat layer renders whole conversations only`);
-  }
   const tokenizer = loadChatModel(args.tokenizerDir);
   const batches: RecordBatch[] = [];
   const rejects: SftRejectRow[] = [];
@@ -70,10 +51,10 @@ export async function tokenizeSftFiles(args: {
   const out = { accepted: 0, truncated: 0, tokens: 0, trainedTokens: 0, longestRow: 0 };
   for (const file of args.files) {
     const counts = { file, read: 0, accepted: 0, rejected: 0 };
-    const opts: SftReadOptions & { multiTurn: MultiTurn } = { tokenizer, maxLength: args.maxLength, multiTurn: args.multiTurn };
+    const opts: SftReadOptions = { tokenizer, maxLength: args.maxLength, multiTurn: args.multiTurn };
     try {
       for await (const chunk of readSftFile(file, opts)) {
-        for (const r of chunk.rejects) rejects.push({ file: r.file, row: r.row, sample_id: r.sampleId, kind: rejectKind(r.reason), reason: r.reason });
+        for (const r of chunk.rejects) rejects.push({ file: r.file, row: r.row, sample_id: r.sampleId, kind: r.reason, reason: r.detail });
         counts.rejected += chunk.rejects.length;
         counts.accepted += chunk.batch.numRows;
         const n = chunk.batch.getChild('n_tokens')!;

@@ -46,9 +46,9 @@ test('SFT on parquet + jsonl: loss falls, exact rejects, an HF directory with th
   const rejects = await read(r.rejects.path);
   assert.equal(rejects.length, Object.values(planted).reduce((a, b) => a + b, 0));
   assert.deepEqual(rejects.map((x) => [x.file.split('/').pop(), x.row, x.kind]), [
-    ['train.parquet', 16, 'bad_role'], ['train.parquet', 17, 'tool_result_without_call'], ['train.parquet', 18, 'no_assistant_turn'],
-    ['train.parquet', 19, 'empty_after_truncation'], ['train.jsonl', 16, 'unparseable_arguments'], ['train.jsonl', 17, 'roles_out_of_order'],
-    ['train.jsonl', 18, 'invalid_json'],
+    ['train.parquet', 16, 'malformed message'], ['train.parquet', 17, 'tool result with no call'], ['train.parquet', 18, 'no assistant turn'],
+    ['train.parquet', 19, 'empty after truncation'], ['train.jsonl', 16, 'unparseable tool-call arguments'], ['train.jsonl', 17, 'malformed tool call'],
+    ['train.jsonl', 18, 'line is not valid JSON'],
   ]);
   assert.ok(r.counts.truncated > 0, 'rows longer than max_length are cut and counted');
 

@@ -2,11 +2,10 @@
 // resuming from them, bad input mapped to non-retryable failures). The training activities share the worker's
 // ModelCache, so they are created with it (createSftActivities, called in infra/worker.ts).
 import { join } from 'node:path';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { Rng } from '../engine/rng.ts';
 import { qwen3ParamShapes } from '../engine/config.ts';
 import type { Weights } from '../engine/tensors.ts';
-import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { ArtifactRef, InputFileRecord } from '../schemas/artifact.ts';
 import type { ModelConfig, SftConfig } from '../schemas/recipe.ts';
 import type { CheckpointRef, SftCounts, StageAudit, StepMetrics } from '../schemas/stage.ts';
@@ -20,20 +19,10 @@ import { sha256File } from '../core/digest.ts';
 import { commitContentAddressed, verifyArtifact, writeNamedArtifact } from '../datasets/artifacts.ts';
 import { resolveSourceFiles } from '../datasets/balance/index.ts';
 import { tokenizeInThread } from './sft-thread.ts';
+import { failFastOnBadInput } from './step-runner.ts';
 import type { ModelCache } from './training-cache.ts';
 import { stat } from 'node:fs/promises';
 import { resolve, isAbsolute } from 'node:path';
-
-async function asActivity<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof Error && (NON_RETRYABLE_ERRORS as readonly string[]).includes(err.name)) {
-      throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
-    }
-    throw err;
-  }
-}
 
 /** How often a step heartbeats while it computes: well inside the heartbeat timeout it runs under. */
 function beatEveryMs(ctx: Context): number {
@@ -95,7 +84,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
     /** Reads and tokenises the SFT files in a worker thread: a content-addressed token table and the rejects table. */
     async tokenizeSft(args: { files: string[]; baseDir: string; modelPath: string; maxLength: number; multiTurn: SftConfig['multi_turn']; workDir: string; outDir: string }): Promise<TokenizeSftResult> {
       const ctx = Context.current();
-      return asActivity(async () => {
+      return failFastOnBadInput(async () => {
         const files = await resolveSourceFiles(args.files, args.baseDir);
         const tmpPath = tempPathFor(join(args.workDir, 'sft-tokens.arrow'));
         const beat = setInterval(() => ctx.heartbeat(), beatEveryMs(ctx));
@@ -126,7 +115,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
 
     /** Loads the base model, checks the memory plan, and saves it as the step-0 checkpoint training starts from. */
     async prepareSftModel(args: { model: ModelConfig; baseDir: string; workDir: string; seed: number; longestRow: number; sft: SftConfig }): Promise<PreparedModel> {
-      return asActivity(async () => {
+      return failFastOnBadInput(async () => {
         const modelDir = isAbsolute(args.model.path) ? args.model.path : resolve(args.baseDir, args.model.path);
         const base = await loadBaseModel(modelDir, args.model.init_seed);
         const limit = args.sft.memory_limit_gb === undefined ? undefined : args.sft.memory_limit_gb * 2 ** 30;
@@ -150,7 +139,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
       const resume = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
       const start = resume?.checkpoint ?? args.from;
       if (resume?.checkpoint) ctx.log.info('resuming SFT epoch from the checkpoint in the last heartbeat', { epoch: args.epoch, step: start.step });
-      return asActivity(async () => {
+      return failFastOnBadInput(async () => {
         await verifyArtifact(args.tokens);
         const rows = await readTokenRows(args.tokens.path);
         const digests = rows.map(rowDigest);
@@ -188,7 +177,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
 
     /** Writes the final checkpoint's weights as a Hugging Face directory <outDir>/model. */
     async exportSftModel(args: { checkpoint: CheckpointRef; modelDir: string; baseDtype: BaseDtype; outDir: string }): Promise<{ dir: string; files: ArtifactRef[]; modelDigest: string }> {
-      return asActivity(async () => {
+      return failFastOnBadInput(async () => {
         const ckpt = await loadTrainCheckpoint(args.checkpoint);
         const dir = join(args.outDir, 'model');
         const files = await exportHfModel({ outDir: dir, config: ckpt.config, rawConfig: ckpt.rawConfig, weights: ckpt.weights, dtype: exportDtype(args.baseDtype), tokenizerDir: args.modelDir });

@@ -23,13 +23,23 @@ export async function runStep<T>(work: (signal: AbortSignal, report: (progress: 
     ctx.heartbeat(progress);
   };
   try {
-    return await work(ctx.cancellationSignal, report);
+    return await failFastOnBadInput(() => work(ctx.cancellationSignal, report));
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/**
+ * Runs `work`, turning an error whose name says the input is bad (schemas/errors.ts) into a non-retryable
+ * failure of the same type. For steps that manage their own heartbeats (the training loops).
+ */
+export async function failFastOnBadInput<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
   } catch (err) {
     if (err instanceof Error && (NON_RETRYABLE_ERRORS as readonly string[]).includes(err.name)) {
       throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
     }
     throw err;
-  } finally {
-    clearInterval(beat);
   }
 }

@@ -38,6 +38,12 @@ export interface PrepareInput {
   workflowId: string;
 }
 
+/** <output_dir>/<run-id>: where every stage of a run writes (relative paths resolve against base_dir). */
+export function runDirOf(recipe: { base_dir?: string; output_dir: string }, runId: string): string {
+  const baseDir = resolve(recipe.base_dir ?? process.cwd());
+  return join(isAbsolute(recipe.output_dir) ? recipe.output_dir : resolve(baseDir, recipe.output_dir), runId);
+}
+
 export async function prepareStage(input: PrepareInput): Promise<StageContext> {
   let recipe;
   try {
@@ -48,8 +54,7 @@ export async function prepareStage(input: PrepareInput): Promise<StageContext> {
   }
   const baseDir = resolve(recipe.base_dir ?? process.cwd());
   const runId = recipe.run_id ?? input.workflowId;
-  const outputRoot = isAbsolute(recipe.output_dir) ? recipe.output_dir : resolve(baseDir, recipe.output_dir);
-  const outDir = join(outputRoot, runId, input.stage);
+  const outDir = join(runDirOf(recipe, runId), input.stage);
   const workDir = join(outDir, 'work');
   await mkdir(workDir, { recursive: true });
   // The hash covers what decides the outputs: run_id and base_dir only say where they go.

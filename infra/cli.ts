@@ -95,6 +95,17 @@ async function cmdRun(args: string[]): Promise<number> {
 
 function printResult(result: PipelineResult): void {
   printBalance(result);
+  printSft(result);
+  const g = result.stages.grpo;
+  if (g) {
+    console.log(`grpo: ${g.steps} RL steps -> checkpoint ${g.checkpoint.path}`);
+    if (g.last) console.log(`  last step: score ${g.last['critic/score/mean']?.toFixed(3)}, pg_loss ${g.last['actor/pg_loss']?.toFixed(4)}, tool calls ${g.last['tool_call_counts/mean']?.toFixed(2)}`);
+    if (g.metrics) console.log(`  metrics: ${g.metrics.path}`);
+  }
+  if (result.report) console.log(`report: ${result.report}`);
+}
+
+function printSft(result: PipelineResult): void {
   const s = result.stages.sft;
   if (!s) return;
   console.log(`sft: ${s.counts.accepted} conversations trained (${s.counts.rejected} rejected), ${s.counts.steps} steps -> ${s.model.dir}`);

@@ -74,6 +74,8 @@ export interface BalanceStageResult {
 export interface PipelineResult {
   runId: string;
   stages: { balance?: BalanceStageResult; sft?: SftStageResult; grpo?: GrpoStageResult };
+  /** <output_dir>/<run-id>/report.html, written when every stage has finished. */
+  report?: string;
 }
 
 /** What the `progress` query answers, for the CLI and the UI. */

@@ -3,6 +3,7 @@
 import { ApplicationFailure, proxyActivities, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
+import { formatDetails } from './details.ts';
 import type { Recipe } from '../schemas/recipe.ts';
 import type { BalanceStageResult, SourceCounts, StepTiming } from '../schemas/stage.ts';
 
@@ -106,20 +107,15 @@ export async function balanceWorkflow(recipe: Recipe): Promise<BalanceStageResul
   return { runId: ctx.runId, outDir: ctx.outDir, rlParquet: rl.parquet, rlArrow: rl.arrow, rejects, audit, counts };
 }
 
-/** A markdown table for the Web UI's "current details" panel. */
+/** The Web UI's "current details" text: per-source counts in a fixed-width table (workflows/details.ts). */
 function balanceDetails(runId: string, rlPath: string, auditPath: string, counts: Record<string, SourceCounts>): string {
   const rows = Object.entries(counts).map(([name, c]) => {
     const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
-    return `| ${name} | ${c.read} | ${rejected} | ${c.duplicateWithin + c.duplicateAcross} | ${c.eligible} | ${c.sampled} |`;
+    return [name, c.read, rejected, c.duplicateWithin + c.duplicateAcross, c.eligible, c.sampled];
   });
-  return [
-    `**balance** done for run \`${runId}\``,
-    '',
-    '| source | read | rejected | duplicates | eligible | sampled |',
-    '|---|---|---|---|---|---|',
-    ...rows,
-    '',
-    `RL set: \`${rlPath}\`  `,
-    `audit: \`${auditPath}\``,
-  ].join('\n');
+  return formatDetails({
+    heading: `**balance** done for run \`${runId}\``,
+    table: { head: ['source', 'read', 'rejected', 'duplicates', 'eligible', 'sampled'], rows },
+    paths: [['RL set', rlPath], ['audit', auditPath]],
+  });
 }

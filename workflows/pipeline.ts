@@ -1,6 +1,9 @@
 // The whole recipe as one run: each stage present in the recipe, in recipe order up to `until`, runs as a child
 // workflow (`<run-id>.<stage>`), so each can also be started (and audited) on its own.
-import { ApplicationFailure, defineQuery, executeChild, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, executeChild, proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type * as activities from '../activities/index.ts';
+import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
+import { formatDetails } from './details.ts';
 import { parseRecipe, stagesToRun } from '../schemas/recipe.ts';
 import type { Recipe } from '../schemas/recipe.ts';
 import type { PipelineResult, RunProgress } from '../schemas/stage.ts';
@@ -21,8 +24,21 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
   const progress: RunProgress = { runId, stage: stages[0], step: 'running', done: [] };
   setHandler(progressQuery, () => progress);
   const result: PipelineResult = { runId, stages: {} };
+  const { writeRunReport } = proxyActivities<typeof activities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '60 seconds',
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
+  });
+  // The pipeline's own page says where the run is; each stage's page has the stage's details.
+  const showProgress = (step: string, paths: [string, string][] = []) =>
+    setCurrentDetails(formatDetails({
+      heading: `**agentrl** run \`${runId}\``,
+      values: [['stages', stages.join(' -> ')], ['done', progress.done.join(', ') || '-'], ['now', step]],
+      paths: [...paths, ...stages.map((s): [string, string] => [`${s} details`, `${workflowInfo().workflowId}.${s}`])],
+    }));
   for (const stage of stages) {
     progress.stage = stage;
+    showProgress(`${stage} (child workflow ${workflowInfo().workflowId}.${stage})`);
     upsertSearchAttributes({ AgentrlRecipe: [recipe.name ?? 'agentrl'], AgentrlStage: [stage] });
     const options = { args: [{ ...recipe, run_id: runId }] as [Recipe], workflowId: `${workflowInfo().workflowId}.${stage}` };
     if (stage === 'balance') result.stages.balance = await executeChild(balanceWorkflow, options);
@@ -34,7 +50,11 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     }
     progress.done.push(stage);
   }
+  progress.step = 'report';
+  const report = await writeRunReport({ recipe, runId });
+  upsertMemo({ report: report.path });
   progress.step = 'finished';
+  showProgress('finished', [['report', report.path]]);
   upsertSearchAttributes({ AgentrlStage: ['done'] });
-  return result;
+  return { ...result, report: report.path };
 }

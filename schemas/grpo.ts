@@ -165,7 +165,15 @@ export const grpoRunSchema = z
     seed: z.number().int().nonnegative().max(2 ** 31 - 1),
     output_dir: z.string().min(1).default('runs'),
     runtime: z
-      .object({ heartbeat_timeout_s: z.number().positive().default(60), max_attempts: z.number().int().positive().default(5) })
+      .object({
+        heartbeat_timeout_s: z.number().positive().default(60),
+        max_attempts: z.number().int().positive().default(5),
+        /**
+         * For tests: also continue-as-new after every this many RL steps (Temporal's own suggestion needs thousands
+         * of history events, more than a test run makes). Runs never need it: the suggestion alone is honoured.
+         */
+        continue_as_new_every_steps: z.number().int().positive().optional(),
+      })
       .passthrough()
       .default({}),
     model: z.object({ path: z.string().min(1), init_seed: z.number().int().nonnegative().optional() }).passthrough(),

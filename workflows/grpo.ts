@@ -79,7 +79,8 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     metricsRef = await learner.grpoRecordMetrics({ ctx, step, row: last });
     upsertMemo({ grpo: { step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last } });
     setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps} done; score ${last['critic/score/mean']?.toFixed(3)}, pg_loss ${last['actor/pg_loss']?.toFixed(4)}`);
-    if (workflowInfo().continueAsNewSuggested && state.step < ctx.totalSteps) await continueAsNew<typeof grpoWorkflow>(run, state);
+    const forced = rtc.continue_as_new_every_steps !== undefined && step % rtc.continue_as_new_every_steps === 0;
+    if ((workflowInfo().continueAsNewSuggested || forced) && state.step < ctx.totalSteps) await continueAsNew<typeof grpoWorkflow>(run, state);
   }
   const audit = await learner.grpoWriteAudit({ ctx, workflowId: info.workflowId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef });
   upsertMemo({ grpo: { step: state.step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last, audit: audit.path } });

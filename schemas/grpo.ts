@@ -87,9 +87,13 @@ export const grpoSectionSchema = z
       })
       .strict()
       .default({}),
-    /** DAPO dynamic sampling: drop groups whose rewards are all equal and draw more prompts (off in the card). */
+    /**
+     * DAPO dynamic sampling (off in the card): a step keeps only groups whose rewards are not all equal and draws
+     * the next batch_size prompts of the seeded order until batch_size groups are kept or max_num_gen_batches
+     * generation batches were drawn (verl's name).
+     */
     dynamic_sampling: z
-      .object({ enabled: z.boolean().default(false), max_draws: positiveInt().default(3) })
+      .object({ enabled: z.boolean().default(false), max_num_gen_batches: positiveInt().default(10) })
       .strict()
       .default({}),
     tool: z

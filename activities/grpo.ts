@@ -21,6 +21,7 @@ import { writeNamedArtifact } from '../datasets/artifacts.ts';
 import { codeVersion } from './stage.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
 import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from './grpo-data.ts';
+import { scoredPath } from './grpo-dynamic.ts';
 import { policyFor, sandboxFor, tokenizerFor, toolRunnerFor } from './grpo-resources.ts';
 
 export interface FileRef {
@@ -65,11 +66,6 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
   }
   const run = parsed.data;
   const g = run.grpo;
-  if (g.dynamic_sampling.enabled) {
-    // Accepted by the schema (the filter exists: rewards/advantage.ts dynamicSamplingKeep), but the step loop does
-    // not draw replacement prompts yet: refuse rather than train on a silently different batch.
-    throw ApplicationFailure.create({ type: 'RecipeError', message: 'grpo.dynamic_sampling.enabled: not supported by this version of the GRPO workflow (the step loop does not draw replacement prompts yet)', nonRetryable: true });
-  }
   const baseDir = resolve(run.base_dir ?? process.cwd());
   const runId = run.run_id ?? input.workflowId;
   const outputRoot = isAbsolute(run.output_dir) ? run.output_dir : resolve(baseDir, run.output_dir);
@@ -128,10 +124,15 @@ async function fileRef(path: string, rows: number): Promise<FileRef> {
   return { path, sha256: sha256Bytes(await readFile(path)), rows };
 }
 
-/** Rolls out group `group` of step `step` (training: the step's batch; validation: the validation rows). */
-export async function grpoRollout(args: { ctx: GrpoContext; step: number; group: number; validation: boolean; ckpt: CheckpointRef }): Promise<FileRef> {
+/**
+ * Rolls out group `group` of step `step` (training: generation batch `genBatch` of the seeded prompt order, by
+ * default the step's own batch step - 1; validation: the validation rows). `draw` (1-based) names the extra
+ * generation batches of a dynamic-sampling step; 0 (default) is the step's only batch.
+ */
+export async function grpoRollout(args: { ctx: GrpoContext; step: number; group: number; validation: boolean; ckpt: CheckpointRef; genBatch?: number; draw?: number }): Promise<FileRef> {
   const { ctx, step, group, validation } = args;
-  const path = join(ctx.workDir, 'rollouts', `step-${pad(step)}${validation ? '-val' : ''}`, `group-${String(group).padStart(4, '0')}.arrow`);
+  const draw = args.draw ?? 0;
+  const path = join(ctx.workDir, 'rollouts', `step-${pad(step)}${validation ? '-val' : ''}${draw > 0 ? `-d${draw}` : ''}`, `group-${String(group).padStart(4, '0')}.arrow`);
   if (existsSync(path)) {
     // Written by an earlier attempt: kept, never resampled.
     const kept = await readTrajectoryFile(path).catch(() => null);
@@ -139,7 +140,7 @@ export async function grpoRollout(args: { ctx: GrpoContext; step: number; group:
   }
   const g = ctx.run.grpo;
   const all = await prompts(ctx);
-  const row = validation ? all.val[group] : stepPrompts(all.train, ctx.run.seed, g.batch_size, step).rows[group];
+  const row = validation ? all.val[group] : stepPrompts(all.train, ctx.run.seed, g.batch_size, (args.genBatch ?? step - 1) + 1).rows[group];
   if (!row) throw badInput(`grpoRollout: no ${validation ? 'validation' : 'training'} prompt ${group} at step ${step}`);
   const sampling = validation ? { temperature: g.validation.temperature, topP: g.validation.top_p } : { temperature: g.rollout.temperature, topP: g.rollout.top_p, ...(g.rollout.top_k ? { topK: g.rollout.top_k } : {}) };
   const records = await heartbeating(async () =>
@@ -160,9 +161,9 @@ export async function grpoRollout(args: { ctx: GrpoContext; step: number; group:
 }
 
 /** Scores a step's rollouts (and, for training, computes the group advantages); writes the scored record. */
-export async function grpoScore(args: { ctx: GrpoContext; step: number; validation: boolean; rollouts: FileRef[] }): Promise<{ scored: FileRef; metrics: MetricRow }> {
+export async function grpoScore(args: { ctx: GrpoContext; step: number; validation: boolean; rollouts: FileRef[]; draw?: number }): Promise<{ scored: FileRef; metrics: MetricRow }> {
   const { ctx, step, validation } = args;
-  const path = join(ctx.workDir, 'scored', `step-${pad(step)}${validation ? '-val' : ''}.arrow`);
+  const path = scoredPath(ctx, step, validation, args.draw ?? 0);
   const g = ctx.run.grpo;
   const summarise = (records: TrajectoryRecord[], frac: number): MetricRow =>
     validation ? validationMetrics(records) : { ...rolloutMetrics(records, g.max_response_length), frac_reward_zero_std: frac };
@@ -186,8 +187,11 @@ export async function grpoScore(args: { ctx: GrpoContext; step: number; validati
   return { scored: { path, sha256: written.sha256, rows: records.length }, metrics: { ...summarise(records, adv.fracRewardZeroStd), 'timing_s/reward': rewardS, 'timing_s/tools': toolsS } };
 }
 
-/** Old log-probs, one PPO epoch in mini-batches, and the step's checkpoint (content-addressed). */
-export async function grpoUpdateStep(args: { ctx: GrpoContext; step: number; scored: FileRef; ckpt: CheckpointRef }): Promise<{ ckpt: CheckpointRef; metrics: MetricRow }> {
+/**
+ * Old log-probs, one PPO epoch in mini-batches, and the step's checkpoint (content-addressed). `final`: the run's
+ * last step (with dynamic sampling the prompts can run out before totalSteps), exported like a save step.
+ */
+export async function grpoUpdateStep(args: { ctx: GrpoContext; step: number; scored: FileRef; ckpt: CheckpointRef; final?: boolean }): Promise<{ ckpt: CheckpointRef; metrics: MetricRow }> {
   const { ctx, step } = args;
   const g = ctx.run.grpo;
   const records = await readTrajectoryFile(args.scored.path);
@@ -205,7 +209,7 @@ export async function grpoUpdateStep(args: { ctx: GrpoContext; step: number; sco
       config: prev.config, rawConfig: prev.rawConfig, weights: await learner.weights(), state: await learner.state(), step,
       position: { epoch: Math.floor(step / spe), batch: step % spe }, extra: {},
     });
-    if (step % g.save_every_steps === 0 || step === ctx.totalSteps) {
+    if (step % g.save_every_steps === 0 || step === ctx.totalSteps || args.final) {
       // Every save_every_steps (and at the end): a Hugging Face directory users load directly, beside the state.
       await exportHfModel({ outDir: join(ctx.outDir, 'checkpoints', `step-${pad(step)}`), config: prev.config, rawConfig: prev.rawConfig, weights: await learner.weights(), dtype: 'f32', tokenizerDir: ctx.modelDir });
     }

@@ -3,6 +3,7 @@ export { prepareStage, writeStageAudit } from './stage.ts';
 export { ingestSource, selectBalanced, writeRlDataset, writeRejectsTable } from './balance.ts';
 export { writeRunReport } from './report.ts';
 export { grpoPrepare, grpoRollout, grpoScore, grpoUpdateStep, grpoRecordMetrics, grpoWriteAudit } from './grpo.ts';
+export { grpoExportFinal, grpoKeepGroups } from './grpo-dynamic.ts';
 // Activities with worker-held dependencies: infra/worker.ts creates them with theirs.
 export { createSftActivities } from './sft.ts';
 export type { SftActivities } from './sft.ts';

@@ -87,9 +87,13 @@ export const grpoSectionSchema = z
       })
       .strict()
       .default({}),
-    /** DAPO dynamic sampling: drop groups whose rewards are all equal and draw more prompts (off in the card). */
+    /**
+     * DAPO dynamic sampling (off in the card): a step keeps only groups whose rewards are not all equal and draws
+     * the next batch_size prompts of the seeded order until batch_size groups are kept or max_num_gen_batches
+     * generation batches were drawn (verl's name).
+     */
     dynamic_sampling: z
-      .object({ enabled: z.boolean().default(false), max_draws: positiveInt().default(3) })
+      .object({ enabled: z.boolean().default(false), max_num_gen_batches: positiveInt().default(10) })
       .strict()
       .default({}),
     tool: z
@@ -165,7 +169,15 @@ export const grpoRunSchema = z
     seed: z.number().int().nonnegative().max(2 ** 31 - 1),
     output_dir: z.string().min(1).default('runs'),
     runtime: z
-      .object({ heartbeat_timeout_s: z.number().positive().default(60), max_attempts: z.number().int().positive().default(5) })
+      .object({
+        heartbeat_timeout_s: z.number().positive().default(60),
+        max_attempts: z.number().int().positive().default(5),
+        /**
+         * For tests: also continue-as-new after every this many RL steps (Temporal's own suggestion needs thousands
+         * of history events, more than a test run makes). Runs never need it: the suggestion alone is honoured.
+         */
+        continue_as_new_every_steps: z.number().int().positive().optional(),
+      })
       .passthrough()
       .default({}),
     model: z.object({ path: z.string().min(1), init_seed: z.number().int().nonnegative().optional() }).passthrough(),

@@ -6,8 +6,9 @@
 // Steps exchange file references only. Rollout and scoring activities run on the rollout task queue, the learner's
 // on the learner queue (both default to this workflow's queue). Before Temporal's history limits the loop
 // continues as new, carrying the step count and the checkpoint reference.
-import { continueAsNew, proxyActivities, setCurrentDetails, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, proxyActivities, setCurrentDetails, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
+import type { KeptGroups } from '../activities/grpo-dynamic.ts';
 import type { FileRef } from '../activities/grpo.ts';
 import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { GrpoContext } from '../schemas/grpo.ts';
@@ -18,7 +19,51 @@ export interface GrpoResume {
   ckpt: CheckpointRef;
   /** RL steps finished. */
   step: number;
+  /** Generation batches of the seeded prompt order consumed (= step without dynamic sampling; absent: = step). */
+  genBatches?: number;
   validatedBefore: boolean;
+}
+
+type Acts = ReturnType<typeof acts>;
+interface Sampled {
+  scored: KeptGroups['scored'];
+  metrics: Record<string, number>;
+  /** Generation batches drawn. */
+  drawn: number;
+}
+
+/** Rolls out and scores generation batch `genBatch` (draw 0: the step's only batch; >= 1: a dynamic-sampling draw). */
+async function rolloutAndScore(rollout: Acts, ctx: GrpoContext, ckpt: CheckpointRef, step: number, genBatch: number, draw: number): Promise<Omit<Sampled, 'drawn'>> {
+  const groups = ctx.run.grpo.batch_size;
+  const t0 = Date.now();
+  const refs = await Promise.all(Array.from({ length: groups }, (_, group) => rollout.grpoRollout({ ctx, step, group, validation: false, ckpt, genBatch, draw })));
+  const genS = (Date.now() - t0) / 1000;
+  const scored = await rollout.grpoScore({ ctx, step, validation: false, rollouts: refs, draw });
+  return { ...scored, metrics: { ...scored.metrics, 'timing_s/gen': genS } };
+}
+
+/**
+ * DAPO dynamic sampling: draw generation batches (the next ones of the seeded order) until batch_size groups with
+ * differing rewards are kept, max_num_gen_batches were drawn, or the prompts run out. Trains on the groups kept
+ * (fewer than batch_size when a limit stopped it). A step that kept none at max_num_gen_batches fails, as verl's
+ * does; one that kept none because the prompts ran out ends the run (null), as verl's loop ends with its data.
+ */
+async function dynamicSample(rollout: Acts, ctx: GrpoContext, ckpt: CheckpointRef, step: number, firstGenBatch: number): Promise<Sampled | null> {
+  const ds = ctx.run.grpo.dynamic_sampling;
+  const draws: KeptGroups['scored'][] = [];
+  const timing = { 'timing_s/gen': 0, 'timing_s/reward': 0, 'timing_s/tools': 0 };
+  let kept: KeptGroups | null = null;
+  while ((kept?.kept ?? 0) < ctx.run.grpo.batch_size && draws.length < ds.max_num_gen_batches && firstGenBatch + draws.length < ctx.totalSteps) {
+    const part = await rolloutAndScore(rollout, ctx, ckpt, step, firstGenBatch + draws.length, draws.length + 1);
+    draws.push(part.scored);
+    for (const k of Object.keys(timing) as (keyof typeof timing)[]) timing[k] += part.metrics[k] ?? 0;
+    kept = await rollout.grpoKeepGroups({ ctx, step, draws });
+  }
+  if (!kept || kept.kept === 0) {
+    if (firstGenBatch + draws.length >= ctx.totalSteps) return null;
+    throw ApplicationFailure.nonRetryable(`grpo step ${step}: every group of ${draws.length} generation batches had equal rewards (grpo.dynamic_sampling.max_num_gen_batches: ${ds.max_num_gen_batches}); the data may be too hard or too easy for the policy`, 'DynamicSamplingError');
+  }
+  return { scored: kept.scored, metrics: { ...kept.metrics, ...timing }, drawn: draws.length };
 }
 
 
@@ -63,23 +108,36 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     state = { ...state, validatedBefore: true };
   }
 
-  while (state.step < ctx.totalSteps) {
+  const consumed = (st: GrpoResume) => st.genBatches ?? st.step;
+  while (state.step < ctx.totalSteps && consumed(state) < ctx.totalSteps) {
     const step = state.step + 1;
-    setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps}: rollout`);
-    const t0 = Date.now();
-    const refs = await Promise.all(Array.from({ length: g.batch_size }, (_, group) => rollout.grpoRollout({ ctx, step, group, validation: false, ckpt: state.ckpt })));
-    const t1 = Date.now();
-    setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps}: score`);
-    const scored = await rollout.grpoScore({ ctx, step, validation: false, rollouts: refs });
+    const firstGenBatch = consumed(state);
+    setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps}: rollout and score`);
+    let sampled: Sampled;
+    if (g.dynamic_sampling.enabled) {
+      const ds = await dynamicSample(rollout, ctx, state.ckpt, step, firstGenBatch);
+      if (!ds) {
+        // The prompts ran out before any group of this step was kept: the previous step was the last.
+        if (state.step > 0) await learner.grpoExportFinal({ ctx, step: state.step, ckpt: state.ckpt });
+        state = { ...state, genBatches: ctx.totalSteps };
+        break;
+      }
+      sampled = ds;
+    } else {
+      const part = await rolloutAndScore(rollout, ctx, state.ckpt, step, firstGenBatch, 0);
+      sampled = { ...part, drawn: 1 };
+    }
+    const final = step === ctx.totalSteps || firstGenBatch + sampled.drawn >= ctx.totalSteps;
     setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps}: update`);
-    const upd = await learner.grpoUpdateStep({ ctx, step, scored: scored.scored, ckpt: state.ckpt });
-    state = { ...state, step, ckpt: upd.ckpt };
-    const val = g.validation.every_steps > 0 && (step % g.validation.every_steps === 0 || step === ctx.totalSteps) ? await validate(step) : {};
-    last = { ...scored.metrics, ...upd.metrics, ...val, 'timing_s/gen': (t1 - t0) / 1000, 'training/epoch': Math.floor((step - 1) / ctx.stepsPerEpoch) };
+    const upd = await learner.grpoUpdateStep({ ctx, step, scored: sampled.scored, ckpt: state.ckpt, final });
+    state = { ...state, step, genBatches: firstGenBatch + sampled.drawn, ckpt: upd.ckpt };
+    const val = g.validation.every_steps > 0 && (step % g.validation.every_steps === 0 || final) ? await validate(step) : {};
+    last = { ...sampled.metrics, ...upd.metrics, ...val, 'training/epoch': Math.floor(firstGenBatch / ctx.stepsPerEpoch) };
     metricsRef = await learner.grpoRecordMetrics({ ctx, step, row: last });
     upsertMemo({ grpo: { step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last } });
     setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps} done; score ${last['critic/score/mean']?.toFixed(3)}, pg_loss ${last['actor/pg_loss']?.toFixed(4)}`);
-    if (workflowInfo().continueAsNewSuggested && state.step < ctx.totalSteps) await continueAsNew<typeof grpoWorkflow>(run, state);
+    const forced = rtc.continue_as_new_every_steps !== undefined && step % rtc.continue_as_new_every_steps === 0;
+    if ((workflowInfo().continueAsNewSuggested || forced) && !final) await continueAsNew<typeof grpoWorkflow>(run, state);
   }
   const audit = await learner.grpoWriteAudit({ ctx, workflowId: info.workflowId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef });
   upsertMemo({ grpo: { step: state.step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last, audit: audit.path } });

@@ -23,7 +23,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../core/*'], message: 'core/ imports nothing of the project' }] }] },
   },
   {
-    files: ['schemas/**', 'engine/**', 'chat/**', 'sandbox/**', 'rewards/**'],
+    files: ['schemas/**', 'engine/**', 'chat/**', 'sandbox/**', 'rewards/**', 'agent/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: higher.map((group) => ({ group: [group], message: 'lower layers must not import activities/workflows/infra' })) }] },
   },
   {

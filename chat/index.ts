@@ -1,8 +1,10 @@
 // Public API of the chat layer (tokenizers, chat templates, loss masks, rollout assembly, tool calls).
 export { ChatTokenizer, loadChatModel } from './chatTokenizer.ts';
 export type { RenderOptions } from './chatTokenizer.ts';
-export { encodeConversation, assistantSpans, TemplateRewritesHistoryError } from './lossMask.ts';
-export type { EncodeOptions, EncodedConversation } from './lossMask.ts';
+export { encodeConversation, encodeConversationSamples, encodeSpans, UnusableConversationError, DEFAULT_MULTI_TURN } from './lossMask.ts';
+export type { EncodeOptions, EncodedConversation, MultiTurnMode } from './lossMask.ts';
+export { REJECT_REASONS } from './rejectReasons.ts';
+export type { RejectReason } from './rejectReasons.ts';
 export { RolloutBuilder } from './rollout.ts';
 export type { ToolResponse, AppendOptions } from './rollout.ts';
 export { parseToolCalls, codeFromArguments, TOOL_CALL_OPEN, TOOL_CALL_CLOSE } from './toolCalls.ts';

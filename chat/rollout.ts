@@ -1,8 +1,13 @@
-// Incremental token assembly of a multi-turn rollout. Generated ids are kept verbatim (mask 1); each tool
-// turn is the exact text the template puts between the assistant's end-of-turn token and the next
-// generation prompt, so the assembled ids equal the ids of rendering the whole conversation at once
-// (including the newline after <|im_end|> that verl used to drop). Tokenising the tool turn on its own is
-// exact because it starts right after an added token, and tokenizers split text at added tokens first.
+// Incremental token assembly of a multi-turn rollout. Generated ids are kept verbatim (mask 1): they are what
+// the model saw while it generated, whatever the template would make of them on a re-render. Each tool turn is
+// the exact text the template puts after the assistant's end-of-turn token when tool results and the next
+// generation prompt follow (including the newline after <|im_end|> that verl used to drop). It is read from a
+// render of the whole conversation by position, not by comparing histories: templates may re-render the last
+// assistant turn once a tool result follows (Qwen3 gives the last turn an empty think block only while it is
+// last), and that is no reason to refuse the tool turn. Tokenising the tool turn on its own is exact because it
+// starts right after an added token, and tokenizers split text at added tokens first.
+// When the template renders every generated turn verbatim (Qwen3: turns with a non-empty think block, and
+// think-less turns before a tool result), the assembled ids equal the ids of rendering the conversation at once.
 import { ChatProtocolError } from './errors.ts';
 import type { ChatTokenizer } from './chatTokenizer.ts';
 import type { ChatMessage, ToolSpec } from './types.ts';
@@ -85,6 +90,8 @@ export class RolloutBuilder {
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= this.tok.vocabSize) throw new ChatProtocolError(`generated id ${id} is outside the vocabulary (size ${this.tok.vocabSize})`);
     }
+    const eotAt = ids.indexOf(this.tok.endOfTurnId);
+    if (eotAt >= 0 && eotAt !== ids.length - 1) throw new ChatProtocolError(`generated ids continue after ${this.tok.endOfTurnToken} (position ${eotAt} of ${ids.length})`);
     this.idList.push(...ids);
     for (let i = 0; i < ids.length; i++) this.maskList.push(1);
     this.turns++;
@@ -103,15 +110,19 @@ export class RolloutBuilder {
     if (this.turns === 0 || this.turns === this.toolTurns) throw new ChatProtocolError('a tool turn must follow a generated assistant turn');
     if (!this.lastTurnClosed) throw new ChatProtocolError(`the last generated turn did not end with ${this.tok.endOfTurnToken}; no tool turn can follow`);
     if (results.length === 0) throw new ChatProtocolError('a tool turn needs at least one result');
-    const base = this.tok.render(this.messages, { tools: this.tools, addGenerationPrompt: false });
+    const eot = this.tok.endOfTurnToken;
+    // Every turn so far closes with one end-of-turn token, however the template renders it; the tool turn
+    // starts after the last of them (the generated turn's), which is the n-th in the render with the results.
+    const closed = countOccurrences(this.tok.render(this.messages, { tools: this.tools, addGenerationPrompt: false }), eot);
     const next = this.tok.render([...this.messages, ...results.map(toToolMessage)], { tools: this.tools, addGenerationPrompt: true });
-    const cut = base.lastIndexOf(this.tok.endOfTurnToken) + this.tok.endOfTurnToken.length;
-    if (cut < this.tok.endOfTurnToken.length || !next.startsWith(base.slice(0, cut))) {
-      throw new ChatProtocolError('the template renders the conversation differently once a tool result follows; cannot assemble incrementally', {
+    let cut = -eot.length;
+    for (let k = 0; k < closed && cut !== -1; k++) cut = next.indexOf(eot, cut + eot.length);
+    if (cut < 0) {
+      throw new ChatProtocolError('the template drops an end-of-turn token once a tool result follows; cannot assemble incrementally', {
         file: this.tok.files.chatTemplateSource,
       });
     }
-    return this.tok.encode(next.slice(cut));
+    return this.tok.encode(next.slice(cut + eot.length));
   }
 
   /** Appends a tool turn (mask 0); returns its ids, or null when it would exceed maxResponseLength. */
@@ -128,6 +139,12 @@ export class RolloutBuilder {
   appendToolResult(content: string, opts: AppendOptions = {}): number[] | null {
     return this.appendToolResults([{ content }], opts);
   }
+}
+
+function countOccurrences(text: string, needle: string): number {
+  let n = 0;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) n++;
+  return n;
 }
 
 function toToolMessage(r: ToolResponse): ChatMessage {

@@ -13,6 +13,8 @@ export interface ChatMessage {
   role: Role;
   content: string;
   tool_calls?: ToolCall[];
+  /** For role 'assistant': the turn's reasoning, when kept apart from content (Qwen3 templates print it in <think>). */
+  reasoning_content?: string;
   /** For role 'tool': which call this result answers (kept for templates that print it). */
   tool_call_id?: string;
   /** For role 'tool': the tool's name (some templates print it). */

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { sandboxCommand } from './bwrap.ts';
 import type { SandboxCommandOptions } from './bwrap.ts';
+import type { MemoryCgroup } from './cgroup.ts';
 
 export class SandboxServerError extends Error {
   constructor(message: string) {
@@ -29,10 +30,12 @@ export class ForkServer {
   private pending: Pending | null = null;
   private stderrTail = '';
   private exited = false;
+  /** Set when the server was killed or announced it will exit: never hand it out again. */
+  private dying = false;
   readonly ready: Promise<{ pid: number; preloaded: string[]; preloadFailed: string[] }>;
 
-  private constructor(opts: SandboxCommandOptions, startTimeoutMs: number) {
-    const [command, ...args] = sandboxCommand(opts);
+  private constructor(opts: SandboxCommandOptions, startTimeoutMs: number, readonly cgroup: MemoryCgroup | null) {
+    const [command, ...args] = cgroup ? cgroup.wrap(sandboxCommand(opts)) : sandboxCommand(opts);
     // detached: a process group of its own, so a kill reaches setpriv, bwrap and everything inside.
     // Only PATH (to find setpriv/bwrap); the sandbox itself starts from bwrap's --clearenv.
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
@@ -46,6 +49,7 @@ export class ForkServer {
     this.child.on('error', (err) => this.fail(`could not start the sandbox (${err.message})`));
     this.child.on('exit', (code, signal) => {
       this.exited = true;
+      this.cgroup?.remove();
       this.fail(`sandbox server exited (code ${code}, signal ${signal})${this.stderrTail ? `: ${this.stderrTail.trim()}` : ''}`);
     });
     this.ready = this.waitFrame(startTimeoutMs, 'start').then((frame) => {
@@ -56,8 +60,8 @@ export class ForkServer {
     this.ready.catch(() => {});
   }
 
-  static async start(opts: SandboxCommandOptions, startTimeoutMs: number): Promise<ForkServer> {
-    const server = new ForkServer(opts, startTimeoutMs);
+  static async start(opts: SandboxCommandOptions, startTimeoutMs: number, cgroup: MemoryCgroup | null = null): Promise<ForkServer> {
+    const server = new ForkServer(opts, startTimeoutMs, cgroup);
     try {
       await server.ready;
     } catch (err) {
@@ -68,12 +72,17 @@ export class ForkServer {
   }
 
   get alive(): boolean {
-    return !this.exited;
+    return !this.exited && !this.dying;
+  }
+
+  /** The host pid of the launcher (setpriv or bwrap); its process group holds the whole sandbox. */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Send one request and wait for its response frame; on time-out the server is killed. */
   request(body: unknown, timeoutMs: number): Promise<any> {
-    if (this.exited) return Promise.reject(new SandboxServerError('sandbox server is not running'));
+    if (!this.alive) return Promise.reject(new SandboxServerError('sandbox server is not running'));
     if (this.pending) return Promise.reject(new SandboxServerError('sandbox server is busy'));
     const payload = Buffer.from(JSON.stringify(body), 'utf8');
     const header = Buffer.alloc(4);
@@ -97,6 +106,7 @@ export class ForkServer {
   }
 
   kill(): void {
+    this.dying = true;
     if (this.child.pid !== undefined && !this.exited) {
       try {
         process.kill(-this.child.pid, 'SIGKILL');
@@ -141,11 +151,17 @@ export class ForkServer {
       this.pending = null;
       if (!pending) continue;
       clearTimeout(pending.timer);
+      let body: any;
       try {
-        pending.resolve(JSON.parse(frame.toString('utf8')));
+        body = JSON.parse(frame.toString('utf8'));
       } catch (err) {
+        this.kill();
         pending.reject(new SandboxServerError(`unreadable frame from sandbox server: ${(err as Error).message}`));
+        continue;
       }
+      // A server that could not restore a clean slate answers and then exits: it is never used again.
+      if (body?.retire) this.dying = true;
+      pending.resolve(body);
     }
   }
 }

@@ -1,14 +1,14 @@
 // Judge jobs over SandboxFusion: one /run_code request per test (as verl does at reward time). Stdin tests send the
-// solution as is; call-based, LeetCode and parse jobs send a self-contained program made of the same harness the
-// local sandbox uses (sandbox/py/harness.py) plus a small driver, which reports structured results on stdout as
-// lines tagged with a per-request nonce.
+// solution as is; the other jobs send a self-contained program made of the same Python the local sandbox uses
+// (sandbox/py/harness.py + leetcode.py) plus a small driver, which reports structured results on stdout as lines
+// tagged with a per-request nonce. Candidate and judge-side steps are separate requests (separate processes).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { CaseJob, CaseJobOptions, CaseRun, RunResult } from './types.ts';
 
 export type RemoteRun = (program: { code: string; stdin: string; timeoutMs: number; memoryMb: number }) => Promise<RunResult>;
 
-const HARNESS = readFileSync(new URL('./py/harness.py', import.meta.url), 'utf8');
+const HARNESS = ['harness.py', 'leetcode.py'].map((name) => readFileSync(new URL(`./py/${name}`, import.meta.url), 'utf8')).join('\n\n');
 
 const DRIVER = `
 import json as _agentrl_json, os as _agentrl_os, sys as _agentrl_sys
@@ -31,9 +31,13 @@ _agentrl_sys.argv = ['']
 _agentrl_mode = _agentrl_req['mode']
 if _agentrl_mode == 'call':
     _agentrl_code = run_call(_agentrl_req['code'], _agentrl_req['fnName'], _agentrl_req['args'], _agentrl_report)
-elif _agentrl_mode == 'leetcode':
-    _agentrl_code = run_leetcode(_agentrl_req['prompt'], _agentrl_req['code'], _agentrl_req['test'], _agentrl_req['entryPoint'],
-                                 _agentrl_req['caseTimeoutMs'] / 1000.0, _agentrl_report)
+elif _agentrl_mode == 'leetcode_call':
+    _agentrl_code = run_leetcode_call(_agentrl_req['prompt'], _agentrl_req['setup'], _agentrl_req['code'], _agentrl_req['entryPoint'],
+                                      _agentrl_req['calls'], _agentrl_report)
+elif _agentrl_mode == 'leetcode_plan':
+    _agentrl_code = leetcode_plan(_agentrl_req['test'], _agentrl_report)
+elif _agentrl_mode == 'leetcode_judge':
+    _agentrl_code = leetcode_judge(_agentrl_req['prompt'], _agentrl_req['setup'], _agentrl_req['checks'], _agentrl_req['results'], _agentrl_report)
 else:
     _agentrl_code = run_parse(_agentrl_req['code'], _agentrl_report)
 try:
@@ -73,14 +77,14 @@ export async function runFusionCases(remote: RemoteRun, job: CaseJob, opts: Case
   const nonce = `@agentrl:${randomBytes(12).toString('hex')}:`;
   const send = async (code: string, stdin = '') =>
     withReports(await remote({ code, stdin, timeoutMs: opts.timeoutMs, memoryMb: opts.memoryMb }), nonce);
-  if (job.mode === 'leetcode') {
-    const { mode, prompt, code, test, entryPoint, caseTimeoutMs } = job;
-    return [await send(harnessProgram({ mode, prompt, code, test, entryPoint, caseTimeoutMs }, nonce))];
+  if (job.mode === 'parse' || job.mode === 'leetcode_plan' || job.mode === 'leetcode_judge') return [await send(harnessProgram({ ...job }, nonce))];
+  let programs: [string, string][];
+  if (job.mode === 'stdin') programs = job.stdins.map((stdin) => [job.code, stdin]);
+  else if (job.mode === 'call') programs = job.argsList.map((args) => [harnessProgram({ mode: 'call', code: job.code, fnName: job.fnName, args }, nonce), '']);
+  else {
+    const { cases, ...shared } = job;
+    programs = cases.map((calls) => [harnessProgram({ ...shared, calls }, nonce), '']);
   }
-  if (job.mode === 'parse') return [await send(harnessProgram({ mode: 'parse', code: job.code }, nonce))];
-  const programs: [string, string][] = job.mode === 'stdin'
-    ? job.stdins.map((stdin) => [job.code, stdin])
-    : job.argsList.map((args) => [harnessProgram({ mode: 'call', code: job.code, fnName: job.fnName, args }, nonce), '']);
   if (!opts.stopOnFailure) return Promise.all(programs.map(([code, stdin]) => send(code, stdin)));
   const runs: CaseRun[] = [];
   for (const [code, stdin] of programs) {

@@ -64,18 +64,24 @@ export const DEFAULT_RUN_LIMITS: RunLimits = {
 
 /**
  * Many runs of one program, the judge's unit of work. The local sandbox runs every case as a fresh fork of one
- * warm interpreter inside one bubblewrap (one round trip per problem, not one sandbox per test).
+ * warm interpreter inside one bubblewrap (one round trip per problem, not one sandbox per test). Results come back
+ * as plain data in `reports`; expected values never enter the sandbox's candidate processes.
  *  - stdin: run the program once per stdin text.
  *  - call: exec the solution, then call fnName (a `class Solution` method or a plain function) with each args list;
- *    the return value comes back as JSON in `reports` (expected values never enter the sandbox).
- *  - leetcode: one process runs prompt + solution + test, then check(entryPoint); each top-level assert of check()
- *    is reported as its own case with its own time-out.
+ *    the return value comes back as plain JSON (`{value}`; `{unsupported}` for anything but builtin data).
+ *  - leetcode_plan: parse a LeetCode test source (no candidate code runs): `{plan: {setup, cases}}` or `{planError}`.
+ *  - leetcode_call: per case, one process runs prompt + solution + setup and evaluates that case's candidate calls;
+ *    each result comes back as typed plain data (`{call, value}` or `{call, unsupported}`).
+ *  - leetcode_judge: one process without candidate code runs prompt + setup and evaluates each case's assert test on
+ *    the rebuilt results: `{case, passed, error?}`.
  *  - parse: ast.parse the code, reported as {parsed, error?}.
  */
 export type CaseJob =
   | { mode: 'stdin'; code: string; stdins: string[] }
   | { mode: 'call'; code: string; fnName: string; argsList: unknown[][] }
-  | { mode: 'leetcode'; prompt: string; code: string; test: string; entryPoint: string; caseTimeoutMs: number }
+  | { mode: 'leetcode_plan'; test: string }
+  | { mode: 'leetcode_call'; prompt: string; setup: string; code: string; entryPoint: string; cases: string[][] }
+  | { mode: 'leetcode_judge'; prompt: string; setup: string; checks: string[]; results: unknown[][] }
   | { mode: 'parse'; code: string };
 
 export interface CaseJobOptions {

@@ -1,5 +1,6 @@
 // Arrow layout of tokenised SFT samples (the SFT reader's output, the trainer's input). One row per
-// conversation: token ids, the loss mask (1 = trained), and where the row came from.
+// sample: token ids, the loss mask (1 = trained), and where it came from. A conversation gives one sample, or
+// under multi_turn per_turn one per assistant turn the template renders differently later (turn_index).
 import { Bool, Field, Int32, Int8, List, makeData, RecordBatch, Schema, Struct, Utf8, vectorFromArray } from 'apache-arrow';
 
 export const SFT_SCHEMA = new Schema([
@@ -15,6 +16,11 @@ export const SFT_SCHEMA = new Schema([
   new Field('n_trained', new Int32(), false),
   /** True when the conversation was longer than the max length and cut on the right. */
   new Field('truncated', new Bool(), false),
+  /**
+   * Message index (0-based, in the row's messages) of the last assistant turn the sample trains; with
+   * source_row it identifies a sample. Null when the writer did not say (samples built outside the reader).
+   */
+  new Field('turn_index', new Int32(), true),
 ]);
 
 export interface SftSample {
@@ -23,6 +29,8 @@ export interface SftSample {
   ids: ArrayLike<number>;
   mask: ArrayLike<number>;
   truncated: boolean;
+  /** See the turn_index field. */
+  turnIndex?: number | null;
 }
 
 function listData<T extends Int32 | Int8>(type: List<T>, child: T, values: Int32Array | Int8Array, offsets: Int32Array) {
@@ -61,6 +69,7 @@ export function makeSftBatch(samples: readonly SftSample[]): RecordBatch {
     int32Data(Int32Array.from(samples, (s) => s.ids.length)),
     int32Data(nTrained),
     vectorFromArray(samples.map((s) => s.truncated), fields[6].type).data[0],
+    vectorFromArray(samples.map((s) => s.turnIndex ?? null), fields[7].type).data[0],
   ];
   const struct = makeData({ type: new Struct(fields), length: samples.length, nullCount: 0, children });
   return new RecordBatch(SFT_SCHEMA, struct);

@@ -43,7 +43,7 @@ export interface StepTiming {
   ms: number;
 }
 
-export interface StageAudit {
+export interface StageAudit<C = Record<string, SourceCounts>> {
   stage: string;
   runId: string;
   workflowId: string;
@@ -54,9 +54,11 @@ export interface StageAudit {
   startedAt: string;
   finishedAt: string;
   inputs: Record<string, InputFileRecord[]>;
-  counts: Record<string, SourceCounts>;
+  counts: C;
   outputs: Record<string, ArtifactRef>;
   timings: StepTiming[];
+  /** Training stages: digests of the base model and of the output checkpoint, and the training plan. */
+  model?: Record<string, unknown>;
 }
 
 export interface BalanceStageResult {
@@ -71,7 +73,7 @@ export interface BalanceStageResult {
 
 export interface PipelineResult {
   runId: string;
-  stages: { balance?: BalanceStageResult };
+  stages: { balance?: BalanceStageResult; sft?: SftStageResult };
 }
 
 /** What the `progress` query answers, for the CLI and the UI. */
@@ -80,4 +82,69 @@ export interface RunProgress {
   stage: string;
   step: string;
   done: string[];
+}
+
+// ---- training stages ---------------------------------------------------------------------------------------------
+
+/** Where training stands: the next batch to train (batch 0 of the next epoch once an epoch is finished). */
+export interface DataPosition {
+  epoch: number;
+  batch: number;
+}
+
+/** A content-addressed training checkpoint (training/checkpoints.ts): its directory and the manifest's sha256. */
+export interface CheckpointRef {
+  path: string;
+  sha256: string;
+  /** Optimizer steps taken. */
+  step: number;
+  position: DataPosition;
+}
+
+/** One optimizer step's row of a stage's metrics table. */
+export interface StepMetrics {
+  step: number;
+  epoch: number;
+  loss: number;
+  grad_norm: number;
+  lr: number;
+  /** Tokens in the step's rows (input tokens, padding excluded). */
+  tokens: number;
+  /** Tokens with loss mask 1. */
+  trained_tokens: number;
+  seconds: number;
+  tokens_per_s: number;
+}
+
+export interface SftCounts {
+  files: number;
+  read: number;
+  accepted: number;
+  rejected: number;
+  truncated: number;
+  tokens: number;
+  trainedTokens: number;
+  longestRow: number;
+  rejectedByReason: Record<string, number>;
+  stepsPerEpoch: number;
+  epochs: number;
+  steps: number;
+}
+
+export interface SftStageResult {
+  runId: string;
+  outDir: string;
+  /** The exported Hugging Face directory and its files. */
+  model: { dir: string; files: ArtifactRef[] };
+  /** The final training checkpoint (weights, optimizer state, position). */
+  checkpoint: CheckpointRef;
+  /** Digest of the exported weights (training/digest.ts), equal to the final checkpoint's. */
+  modelDigest: string;
+  baseModelDigest: string;
+  tokens: ArtifactRef;
+  rejects: ArtifactRef;
+  metrics: ArtifactRef;
+  audit: ArtifactRef;
+  counts: SftCounts;
+  last?: StepMetrics;
 }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { bwrapArgs } from '../../sandbox/bwrap.ts';
-import { judge } from '../../sandbox/judge.ts';
+import { judge } from '../../rewards/code/judge.ts';
 import { createLocalSandbox } from '../../sandbox/local.ts';
 import { CodeInterpreter } from '../../sandbox/tool.ts';
 import type { TacoGroundTruth } from '../../schemas/ground-truth.ts';

@@ -1,7 +1,9 @@
 // Streams a multi-turn SFT file (verl parquet or JSON lines of the same shape) into tokenised, masked,
 // right-truncated Arrow batches (schemas/sft.ts). Parquet is read one row group at a time through a
 // file-backed Blob, so memory stays bounded by the largest row group plus one output batch. Rows that
-// fail validation or rendering go to `rejects` with file, row and reason; only file-level problems throw.
+// fail validation or rendering go to `rejects` with file, row, a fixed reason (REJECT_REASONS, what the audit
+// counts) and a detail naming the message or field; only file-level problems throw. Under multiTurn
+// 'per_turn' one row may give several samples (turn_index tells them apart).
 import { createReadStream, existsSync, openAsBlob } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tableFromIPC, Vector } from 'apache-arrow';
@@ -10,7 +12,10 @@ import { ParquetFile } from 'parquet-wasm/node';
 import { makeSftBatch } from '../../schemas/sft.ts';
 import type { SftSample } from '../../schemas/sft.ts';
 import { ChatProtocolError } from '../errors.ts';
-import { encodeConversation } from '../lossMask.ts';
+import { DEFAULT_MULTI_TURN, encodeConversationSamples, UnusableConversationError } from '../lossMask.ts';
+import type { MultiTurnMode } from '../lossMask.ts';
+import { REJECT_REASONS } from '../rejectReasons.ts';
+import type { RejectReason } from '../rejectReasons.ts';
 import type { ChatTokenizer } from '../chatTokenizer.ts';
 import { normalizeSftRow } from './rows.ts';
 
@@ -25,6 +30,8 @@ export interface SftReadOptions {
   batchRows?: number;
   /** Overrides detection by extension (.parquet, .jsonl/.ndjson). */
   format?: 'parquet' | 'jsonl';
+  /** How conversations whose template rewrites earlier turns are trained (recipe `sft.multi_turn`; default per_turn). */
+  multiTurn?: MultiTurnMode;
 }
 
 export interface SftReject {
@@ -32,7 +39,15 @@ export interface SftReject {
   /** 0-based row (parquet) or line index (JSONL). */
   row: number;
   sampleId: string | null;
-  reason: string;
+  /** One of REJECT_REASONS: the audit counts rejects by this string. */
+  reason: RejectReason;
+  /** Where and what exactly (message index, field, token counts). */
+  detail: string;
+  /**
+   * Message index of the last assistant turn of the rejected sample, when only one per_turn sample of the row
+   * is rejected (the row's other samples are kept); null when the whole row is rejected.
+   */
+  turnIndex: number | null;
 }
 
 export interface SftChunk {
@@ -95,7 +110,7 @@ async function* jsonlRows(path: string): AsyncGenerator<RawRow> {
     try {
       yield { index: i, value: JSON.parse(line) };
     } catch {
-      yield { index: i, error: 'line is not valid JSON' };
+      yield { index: i, error: `line ${i + 1} is not valid JSON` };
     }
   }
 }
@@ -114,26 +129,36 @@ export async function* readSftFile(path: string, opts: SftReadOptions): AsyncGen
   let samples: SftSample[] = [];
   let rejects: SftReject[] = [];
   const rows = format === 'parquet' ? parquetRows(path) : jsonlRows(path);
+  const multiTurn = opts.multiTurn ?? DEFAULT_MULTI_TURN;
+  const reject = (row: number, sampleId: string | null, reason: RejectReason, detail: string, turnIndex: number | null = null): void => {
+    rejects.push({ file: path, row, sampleId, reason, detail, turnIndex });
+  };
   for await (const raw of rows) {
     if ('error' in raw) {
-      rejects.push({ file: path, row: raw.index, sampleId: null, reason: raw.error });
+      reject(raw.index, null, REJECT_REASONS.notJson, raw.error);
       continue;
     }
     const row = normalizeSftRow(raw.value);
     if (!row.ok) {
-      rejects.push({ file: path, row: raw.index, sampleId: row.sampleId, reason: row.reason });
+      reject(raw.index, row.sampleId, row.reason, row.detail);
       continue;
     }
     try {
-      const enc = encodeConversation(opts.tokenizer, row.messages, row.tools, { maxLength });
-      if (!enc.mask.includes(1)) {
-        rejects.push({ file: path, row: raw.index, sampleId: row.sampleId, reason: `no assistant token within the first ${maxLength} tokens` });
-        continue;
+      const encoded = encodeConversationSamples(opts.tokenizer, row.messages, row.tools, { maxLength, multiTurn });
+      const kept = encoded.filter((enc) => enc.mask.includes(1));
+      for (const enc of encoded) {
+        if (enc.mask.includes(1)) continue;
+        const detail = `no trained token within the first ${maxLength} of ${enc.fullLength} tokens`;
+        reject(raw.index, row.sampleId, REJECT_REASONS.emptyAfterTruncation, detail, kept.length > 0 ? enc.turns[enc.turns.length - 1] : null);
+        if (kept.length === 0) break; // the whole row is gone: one reject for it
       }
-      samples.push({ sourceRow: raw.index, sampleId: row.sampleId, ids: enc.ids, mask: enc.mask, truncated: enc.truncated });
+      for (const enc of kept) {
+        samples.push({ sourceRow: raw.index, sampleId: row.sampleId, ids: enc.ids, mask: enc.mask, truncated: enc.truncated, turnIndex: enc.turns[enc.turns.length - 1] });
+      }
     } catch (err) {
-      if (!(err instanceof ChatProtocolError)) throw err;
-      rejects.push({ file: path, row: raw.index, sampleId: row.sampleId, reason: err.message });
+      if (err instanceof UnusableConversationError) reject(raw.index, row.sampleId, err.reason, err.message);
+      else if (err instanceof ChatProtocolError) reject(raw.index, row.sampleId, REJECT_REASONS.templateError, err.message);
+      else throw err;
       continue;
     }
     if (samples.length >= batchRows) {

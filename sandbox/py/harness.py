@@ -1,7 +1,8 @@
 # agentrl sandbox harness: the code that runs inside each forked child before (and around) the user's code:
-# process set-up (session, descriptors, work directory, rlimits, stdio) and the run modes -- a script with optional
-# REPL-like echo, a TACO call-based call, a LeetCode check() with one case per assert, and an ast parse check.
-# Node concatenates sandbox/py/harness.py, session.py and server.py into one program (see sandbox/local.ts) that
+# process set-up (session, descriptors, work directory, rlimits, stdio) and the candidate-side run modes -- a script
+# with optional REPL-like echo, a TACO call-based call, the calls of one LeetCode assert, and an ast parse check.
+# Results leave as plain data (plain() / typed()); the judge-side LeetCode steps are in leetcode.py.
+# Node concatenates sandbox/py/harness.py, leetcode.py, session.py and server.py into one program (see sandbox/local.ts) that
 # the interpreter compiles under the file name '<agentrl-sandbox>', which lets tracebacks hide harness frames.
 import ast
 import builtins
@@ -94,18 +95,104 @@ def run_script(code, echo, env=None):
     return run_user(body)
 
 
-def jsonable(value):
-    if isinstance(value, (tuple, list)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted((jsonable(v) for v in value), key=repr)
-    if isinstance(value, float) and (value != value or value in (float('inf'), float('-inf'))):
-        return repr(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
+class Unsupported(Exception):
+    """A value that is not plain builtin data: it never crosses the process boundary."""
+
+
+def plain(value, depth=0):
+    # Results cross to the judge as plain data only: exact builtin types (subclasses and user-defined types are
+    # refused), so nothing the candidate defines is ever called by the judge. Tuples and lists are both JSON
+    # arrays here because TACO's expected values are JSON (see typed() for the exact Python types).
+    if depth > 200:
+        raise Unsupported('nesting deeper than 200')
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
         return value
-    return repr(value)
+    if kind is float:
+        return value if value == value and value not in (float('inf'), float('-inf')) else {'$float': repr(value)}
+    if kind in (list, tuple):
+        return [plain(v, depth + 1) for v in value]
+    if kind in (set, frozenset):
+        return sorted((plain(v, depth + 1) for v in value), key=repr)
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) not in (str, int, bool, float) and k is not None:
+                raise Unsupported(f'dict key of type {type(k).__name__}')
+            out[str(k)] = plain(v, depth + 1)
+        return out
+    raise Unsupported(f'a value of type {kind.__name__} is not plain builtin data')
+
+
+def plain_report(value):
+    try:
+        return {'value': plain(value)}
+    except (Unsupported, RecursionError) as exc:
+        return {'unsupported': str(exc)[:200]}
+
+
+def typed(value, depth=0):
+    """Exact Python value as tagged JSON: [tag, payload]. Linked lists and trees of the LeetCode helper classes
+    travel as their values in order, so the judge can rebuild them with its own (trusted) classes."""
+    if depth > 200:
+        raise Unsupported('nesting deeper than 200')
+    kind = type(value)
+    if value is None:
+        return ['N', None]
+    if kind is bool:
+        return ['b', value]
+    if kind is int:
+        return ['i', str(value)]
+    if kind is float:
+        return ['f', repr(value)]
+    if kind is str:
+        return ['s', value]
+    tags = {list: 'l', tuple: 't', set: 'S', frozenset: 'F'}
+    if kind in tags:
+        return [tags[kind], [typed(v, depth + 1) for v in value]]
+    if kind is dict:
+        return ['d', [[typed(k, depth + 1), typed(v, depth + 1)] for k, v in value.items()]]
+    if kind.__name__ == 'ListNode':
+        return ['L', linked_values(value, depth)]
+    if kind.__name__ == 'TreeNode':
+        return ['T', tree_values(value, depth)]
+    raise Unsupported(f'a value of type {kind.__name__} is not plain builtin data')
+
+
+NODE_LIMIT = 1_000_000
+
+
+def node_field(node, name):
+    # Runs in the candidate's process, like everything here: whatever a crafted class does, only data comes out.
+    return getattr(node, name, None)
+
+
+def linked_values(node, depth):
+    values, seen = [], set()
+    while node is not None:
+        if type(node).__name__ != 'ListNode' or id(node) in seen or len(values) > NODE_LIMIT:
+            raise Unsupported('not a finite linked list of ListNode')
+        seen.add(id(node))
+        values.append(typed(node_field(node, 'val'), depth + 1))
+        node = node_field(node, 'next')
+    return values
+
+
+def tree_values(root, depth):
+    values, queue, seen = [], [root], set()
+    while queue:
+        node = queue.pop(0)
+        if node is None:
+            values.append(None)
+            continue
+        if type(node).__name__ != 'TreeNode' or id(node) in seen or len(seen) > NODE_LIMIT:
+            raise Unsupported('not a finite tree of TreeNode')
+        seen.add(id(node))
+        values.append(typed(node_field(node, 'val'), depth + 1))
+        queue.extend((node_field(node, 'left'), node_field(node, 'right')))
+    while values and values[-1] is None:
+        values.pop()
+    return values
 
 
 def run_call(code, fn_name, args, report):
@@ -121,98 +208,27 @@ def run_call(code, fn_name, args, report):
             target = env[fn_name]
         if target is None:
             raise NameError(f'function {fn_name!r} not found (neither a top-level function nor a Solution method)')
-        value = target(*args)
-        report({'value': jsonable(value)})
+        report(plain_report(target(*args)))
 
     return run_user(body)
 
 
-class CaseTimeout(BaseException):
-    pass
-
-
-def split_check(test_src):
-    """Wrap each top-level assert of check() so every assert is reported as its own test case."""
-    tree = ast.parse(test_src)
-    check = None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == 'check':
-            check = node
-    if check is None:
-        raise NameError('the test source defines no check(candidate) function')
-    nested = any(isinstance(n, ast.Assert) for stmt in check.body if not isinstance(stmt, ast.Assert) for n in ast.walk(stmt))
-    asserts = [stmt for stmt in check.body if isinstance(stmt, ast.Assert)]
-    if nested or not asserts:
-        return tree, 1, False  # asserts inside loops/ifs: the whole check() is one test case
-    template = (
-        'try:\n'
-        '    __agentrl_begin(0)\n'
-        '    pass\n'
-        '    __agentrl_end(0, None)\n'
-        'except BaseException as __agentrl_exc:\n'
-        '    __agentrl_end(0, __agentrl_exc)\n'
-    )
-    new_body = []
-    index = 0
-    for stmt in check.body:
-        if isinstance(stmt, ast.Assert):
-            wrapper = ast.parse(template).body[0]
-            wrapper.body[0].value.args[0].value = index
-            wrapper.body[1] = stmt
-            wrapper.body[2].value.args[0].value = index
-            wrapper.handlers[0].body[0].value.args[0].value = index
-            new_body.append(ast.copy_location(wrapper, stmt))
-            index += 1
-        else:
-            new_body.append(stmt)
-    check.body = new_body
-    ast.fix_missing_locations(tree)
-    return tree, index, True
-
-
-def run_leetcode(prompt, solution, test_src, entry_point, case_timeout_s, report):
+def run_leetcode_call(prompt, setup, solution, entry_point, calls, report):
+    """One LeetCode test case in the candidate's process: only the calls of one assert, results as typed data.
+    The assert itself (and its expected value) is evaluated by the judge in another process."""
     source = prompt + '\n' + solution + '\n'
     env = fresh_module('solution', source)
-    state = {'current': None}
-
-    def on_alarm(_signum, _frame):
-        raise CaseTimeout()
-
-    def begin(i):
-        state['current'] = i
-        signal.setitimer(signal.ITIMER_REAL, case_timeout_s)
-
-    def end(i, exc):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        state['current'] = None
-        if exc is None:
-            report({'case': i, 'status': 'passed'})
-        elif isinstance(exc, CaseTimeout):
-            report({'case': i, 'status': 'timeout'})
-        else:
-            report({'case': i, 'status': 'failed', 'error': ''.join(traceback.format_exception_only(type(exc), exc)).strip()[:500]})
-
-    # The test source is trusted: split it before any solution code runs, so the case count is known even when
-    # the solution crashes at import.
-    tree, count, per_assert = split_check(test_src)
-    report({'cases': count})
 
     def body():
         exec(compile(source, USER_FILE, 'exec'), env)
-        env['__agentrl_begin'] = begin
-        env['__agentrl_end'] = end
-        exec(compile(tree, '<test>', 'exec'), env)
-        candidate = eval(entry_point, env)
-        signal.signal(signal.SIGALRM, on_alarm)
-        if per_assert:
-            env['check'](candidate)
-        else:
-            begin(0)
+        exec(compile(setup, '<test>', 'exec'), env)
+        env['candidate'] = eval(entry_point, env)
+        for index, call in enumerate(calls):
+            value = eval(compile(call, '<test>', 'eval'), env)
             try:
-                env['check'](candidate)
-                end(0, None)
-            except BaseException as exc:  # noqa: BLE001 - the verdict of the single case
-                end(0, exc)
+                report({'call': index, 'value': typed(value)})
+            except (Unsupported, RecursionError) as exc:
+                report({'call': index, 'unsupported': str(exc)[:200]})
 
     return run_user(body)
 
@@ -226,8 +242,25 @@ def run_parse(code, report):
     return 0
 
 
+KEYCTL_JOIN_SESSION_KEYRING = 1
+SYS_KEYCTL = 250  # x86_64
+
+
 def become_snippet_process():
     os.setsid()
+    # A fresh anonymous session keyring: keys a snippet adds there die with it (the server clears the user
+    # keyrings after every run).
+    try:
+        ctypes.CDLL(None, use_errno=True).syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+    except Exception:
+        pass
+    # Where the machine bounds the whole sandbox with a memory cgroup, the kernel's OOM killer must pick snippets,
+    # never the server (raising one's own score needs no privilege).
+    try:
+        with open('/proc/self/oom_score_adj', 'w') as fh:
+            fh.write('1000')
+    except OSError:
+        pass
     set_dumpable(1)
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
@@ -269,6 +302,8 @@ def apply_limits(limits, cpu_soft, cpu_hard):
     resource.setrlimit(resource.RLIMIT_NPROC, (limits['processes'], limits['processes']))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits['openFiles'], limits['openFiles']))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # POSIX message queues cannot be listed or wiped without an mqueue mount: a zero budget forbids creating one.
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
 
 
 def bind_stdio():
@@ -319,8 +354,12 @@ def child_main(req, case, fds, nonce):
         code = run_script(req['code'], bool(req.get('echo')))
     elif mode == 'call':
         code = run_call(req['code'], req['fnName'], case['args'], report)
-    elif mode == 'leetcode':
-        code = run_leetcode(req['prompt'], req['code'], req['test'], req['entryPoint'], req['caseTimeoutMs'] / 1000.0, report)
+    elif mode == 'leetcode_call':
+        code = run_leetcode_call(req['prompt'], req['setup'], req['code'], req['entryPoint'], case['calls'], report)
+    elif mode == 'leetcode_plan':
+        code = leetcode_plan(req['test'], report)
+    elif mode == 'leetcode_judge':
+        code = leetcode_judge(req['prompt'], req['setup'], req['checks'], req['results'], report)
     elif mode == 'parse':
         code = run_parse(req['code'], report)
     else:

@@ -65,7 +65,7 @@ def session_interpreter(req, sock):
         bind_stdio()
         code = run_script(cmd['code'], bool(cmd.get('echo')), env)
         flush_stdio()
-        sock.send(json.dumps({'exit': code}).encode())
+        sock.send(json.dumps({'exit': code, 'token': cmd.get('token')}).encode())
 
 
 def start_session(req):
@@ -118,6 +118,23 @@ def kill_all_but(keep, statuses):
     return False
 
 
+def read_reply(sock):
+    try:
+        msg = sock.recv(4096)
+        reply = json.loads(msg) if msg else None
+    except (OSError, ValueError):
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def single_threaded(pid):
+    # A thread left running after the call returned could answer the next call in the interpreter's place.
+    try:
+        return len(os.listdir(f'/proc/{pid}/task')) == 1
+    except OSError:
+        return False
+
+
 def session_run(req):
     limits = req['limits']
     note = ''
@@ -133,8 +150,9 @@ def session_run(req):
     )
     pid, sock, pidfd = SESSION['pid'], SESSION['sock'], SESSION['pidfd']
     started = time.monotonic()
-    cmd = {'code': req['code'], 'echo': req.get('echo'), 'files': req.get('files'), 'cpuSeconds': limits['cpuSeconds']}
-    reason, exit_code, died, harness_error = None, None, False, None
+    token = os.urandom(12).hex()
+    cmd = {'code': req['code'], 'echo': req.get('echo'), 'files': req.get('files'), 'cpuSeconds': limits['cpuSeconds'], 'token': token}
+    reason, exit_code, died, harness_error, forged = None, None, False, None, False
     try:
         socket.send_fds(sock, [json.dumps(cmd).encode()], list(fds))
     except OSError:
@@ -147,19 +165,18 @@ def session_run(req):
             break
         ready = select.select([sock, pidfd], [], [], remaining)[0]
         if sock in ready:
-            msg = sock.recv(4096)
-            if msg:
-                reply = json.loads(msg)
+            reply = read_reply(sock)
+            if reply is None or ('harnessError' not in reply and reply.get('token') != token):
+                died, forged = True, True  # junk or a reply to another call: the interpreter cannot be trusted
+            else:
                 exit_code = reply.get('exit')
                 harness_error = reply.get('harnessError')
-            else:
-                died = True
             break
         if pidfd in ready:
             died = True
     elapsed_ms = (time.monotonic() - started) * 1000.0
     statuses = {}
-    if reason or died or harness_error or not kill_all_but(pid, statuses):
+    if reason or died or harness_error or not single_threaded(pid) or not kill_all_but(pid, statuses):
         kill_all()
         reap_all(statuses)
         end_session()
@@ -183,6 +200,8 @@ def session_run(req):
         stderr = ('sandbox harness failure:\n' + harness_error).encode()
     elif reason == 'wall_timeout' or signal_name == 'SIGXCPU':
         kind, reason = 'timeout', reason or 'cpu_timeout'
+    elif forged:
+        kind, reason = 'error', 'control_channel'
     elif died:
         kind, reason = 'error', 'interpreter_died'
     elif out_size + err_size > max_output:

@@ -12,7 +12,8 @@ import {
   loadChatModel,
   parseToolCalls,
   RolloutBuilder,
-  TemplateRewritesHistoryError,
+  UnusableConversationError,
+  encodeConversationSamples,
 } from '../../chat/index.ts';
 import type { ChatMessage } from '../../chat/index.ts';
 
@@ -84,8 +85,15 @@ test('templateVars reach the template on every render (apply_chat_template kwarg
   assert.equal(on.render(msgs, { addGenerationPrompt: true }), '<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n');
   // With the empty think block in the generation prompt only, a plain assistant turn does not continue the
   // prompt: the mask code refuses instead of guessing.
-  expectChatError(() => encodeConversation(off, [...msgs, { role: 'assistant', content: 'a' }], null), /message 1: the template does not render the assistant turn as a continuation/);
-  assert.equal(encodeConversation(on, [...msgs, { role: 'assistant', content: 'a' }], null).mask.filter((m) => m === 1).length, 2);
+  // per_turn refuses (with its reject reason) instead of guessing; whole trains what follows the turn header.
+  const withAnswer: ChatMessage[] = [...msgs, { role: 'assistant', content: 'a' }];
+  assert.throws(
+    () => encodeConversationSamples(off, withAnswer, null, { multiTurn: 'per_turn' }),
+    (err: unknown) => err instanceof UnusableConversationError && err.reason === 'assistant turn does not continue its generation prompt' && err.where.messageIndex === 1,
+  );
+  const whole = encodeConversation(off, withAnswer, null);
+  assert.equal(off.decode(whole.ids.filter((_, i) => whole.mask[i] === 1)), 'a<|im_end|>');
+  assert.equal(encodeConversation(on, withAnswer, null).mask.filter((m) => m === 1).length, 2);
 });
 
 test('a tokenizer with an NFC normalizer (as Qwen3 has) still gets exact masks on decomposed text', () => {
@@ -138,7 +146,7 @@ test('right truncation keeps the first maxLength tokens and flags it', () => {
   expectChatError(() => encodeConversation(tok, conversation, null, { maxLength: 0 }), /maxLength must be positive/);
 });
 
-test('a template that rewrites earlier turns (drops <think> before the last user turn) is detected', () => {
+test('a template that rewrites earlier turns (drops <think> before the last user turn): whole locates the turns, per_turn splits', () => {
   const rewriting = loadChatModel(TINY, { chatTemplate: readFileSync('test/fixtures/chat/rewriting_template.jinja', 'utf8'), chatTemplateName: 'rewriting_template.jinja' });
   const msgs: ChatMessage[] = [
     { role: 'user', content: 'a' },
@@ -146,14 +154,19 @@ test('a template that rewrites earlier turns (drops <think> before the last user
     { role: 'user', content: 'c' },
     { role: 'assistant', content: '<think>ok</think>d' },
   ];
-  assert.throws(
-    () => encodeConversation(rewriting, msgs, null),
-    (err: unknown) => err instanceof TemplateRewritesHistoryError && err.where.messageIndex === 1 && /rewriting_template\.jinja/.test(err.message),
-  );
-  // The last turn alone is fine: its think block is kept and trained.
-  const single = encodeConversation(rewriting, msgs.slice(0, 2), null);
-  const trained = rewriting.decode(single.ids.filter((_, i) => single.mask[i] === 1));
-  assert.equal(trained, '<think>hmm</think>b<|im_end|>');
+  const trainedText = (e: { ids: number[]; mask: number[] }): string => rewriting.decode(e.ids.filter((_, i) => e.mask[i] === 1));
+  // whole: the history as the last turn sees it (first turn's think block dropped), both turns trained.
+  const whole = encodeConversation(rewriting, msgs, null);
+  assert.equal(trainedText(whole), 'b<|im_end|><think>ok</think>d<|im_end|>');
+  assert.deepEqual(whole.turns, [1, 3]);
+  // per_turn: the first turn is trained as it was generated (think kept), the second in its own sample.
+  const samples = encodeConversationSamples(rewriting, msgs, null, { multiTurn: 'per_turn' });
+  assert.deepEqual(samples.map((s) => s.turns), [[1], [3]]);
+  assert.equal(trainedText(samples[0]), '<think>hmm</think>b<|im_end|>');
+  assert.equal(trainedText(samples[1]), '<think>ok</think>d<|im_end|>');
+  assert.equal(samples[1].text, whole.text);
+  // The default is per_turn.
+  assert.deepEqual(encodeConversationSamples(rewriting, msgs, null).map((s) => s.turns), [[1], [3]]);
 });
 
 test('rollout: tool turn keeps the newline after <|im_end|>, respects the budget, and refuses bad sequences', () => {

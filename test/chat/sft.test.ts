@@ -26,6 +26,7 @@ interface Row {
   n_tokens: number;
   n_trained: number;
   truncated: boolean;
+  turn_index: number | null;
 }
 
 const describe = (f: Field) => `${f.name}:${f.type}:${f.nullable}`;
@@ -50,10 +51,10 @@ async function readAll(path: string, opts: Partial<SftReadOptions> = {}) {
   return { rows, rejects, batchSizes, ipc };
 }
 
-const COMMON_REJECTS = [
-  [4, 'bad_role', 'messages[1].role "robot" is not one of system, user, assistant, tool'],
-  [5, 'orphan_tool', 'messages[1]: tool message without a preceding tool call'],
-  [7, 'no_assistant', 'no assistant message to train on'],
+const COMMON_REJECTS: Array<[number, string, string, string]> = [
+  [4, 'bad_role', 'malformed message', 'messages[1].role "robot" is not one of system, user, assistant, tool'],
+  [5, 'orphan_tool', 'tool result with no call', 'messages[1]: tool message without a pending tool call'],
+  [7, 'no_assistant', 'no assistant turn', 'no assistant message to train on'],
 ];
 
 test('struct arguments, JSON-string arguments and JSON lines give the same samples', async () => {
@@ -89,14 +90,17 @@ test('each sample equals encodeConversation of its row, mask included', async ()
 });
 
 test('bad rows go to rejects with file, row and reason', async () => {
-  const expect = (file: string, extra: Array<[number, string, string]>) =>
+  const expect = (file: string, extra: Array<[number, string, string, string]>) =>
     [...COMMON_REJECTS, ...extra]
-      .sort((a, b) => (a[0] as number) - (b[0] as number))
-      .map(([row, sampleId, reason]) => ({ file, row, sampleId, reason }));
+      .sort((a, b) => a[0] - b[0])
+      .map(([row, sampleId, reason, detail]) => ({ file, row, sampleId, reason, detail, turnIndex: null }));
   assert.deepEqual((await readAll(STRUCT)).rejects, expect(STRUCT, []));
-  const badJson: [number, string, string] = [6, 'bad_json_args', 'messages[1].tool_calls[0]: arguments is not valid JSON'];
+  const badJson: [number, string, string, string] = [6, 'bad_json_args', 'unparseable tool-call arguments', 'messages[1].tool_calls[0]: arguments is not valid JSON'];
   assert.deepEqual((await readAll(STRING)).rejects, expect(STRING, [badJson]));
-  assert.deepEqual((await readAll(JSONL)).rejects, [...expect(JSONL, [badJson]), { file: JSONL, row: 9, sampleId: null, reason: 'line is not valid JSON' }]);
+  assert.deepEqual((await readAll(JSONL)).rejects, [
+    ...expect(JSONL, [badJson]),
+    { file: JSONL, row: 9, sampleId: null, reason: 'line is not valid JSON', detail: 'line 10 is not valid JSON', turnIndex: null },
+  ]);
 });
 
 test('right truncation at maxLength; rows with nothing trained inside the limit are rejected', async () => {
@@ -112,7 +116,8 @@ test('right truncation at maxLength; rows with nothing trained inside the limit 
   assert.equal(longCut.n_trained, 10);
   const none = await readAll(JSONL, { maxLength: firstTrained });
   assert.ok(!none.rows.some((r) => r.sample_id === 'long'));
-  assert.ok(none.rejects.some((r) => r.sampleId === 'long' && r.reason === `no assistant token within the first ${firstTrained} tokens`));
+  const rejected = none.rejects.filter((r) => r.sampleId === 'long');
+  assert.deepEqual(rejected.map((r) => [r.reason, r.detail, r.turnIndex]), [['empty after truncation', `no trained token within the first ${firstTrained} of ${long.n_tokens} tokens`, null]]);
 });
 
 test('batches hold batchRows samples and the output is byte-identical across runs', async () => {

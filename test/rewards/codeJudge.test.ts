@@ -2,11 +2,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSandboxFusion } from '../../sandbox/fusion.ts';
-import { codeOutcome, extractLastPythonBlock, judge } from '../../sandbox/judge.ts';
+import { judge } from '../../rewards/code/judge.ts';
+import { codeOutcome, extractLastPythonBlock } from '../../rewards/code/outcome.ts';
 import { createLocalSandbox } from '../../sandbox/local.ts';
 import type { LocalSandbox } from '../../sandbox/local.ts';
 import type { LeetCodeGroundTruth, TacoGroundTruth } from '../../schemas/ground-truth.ts';
-import { startFakeService } from './fake-fusion.ts';
+import { startFakeService } from '../sandbox/fake-fusion.ts';
 
 const STDIN_PROBLEM: TacoGroundTruth = {
   inputs: ['1 2\n', '3 4\n', '10 -5\n', '1000000000000 1000000000000\n'],
@@ -151,7 +152,7 @@ describe('code judge', () => {
     const fenced = (code: string) => `Let me think.\n\`\`\`python\nprint("draft")\n\`\`\`\nFinal:\n\`\`\`python\n${code}\n\`\`\`\n`;
     assert.equal(extractLastPythonBlock(fenced('x = 1')), 'x = 1\n');
 
-    assert.deepEqual(await codeOutcome('no code here', gt, opts()), { score: -1, reason: 'no_code_block' });
+    assert.deepEqual(await codeOutcome('no code here', gt, opts()), { status: 'scored', score: -1, reason: 'no_code_block' });
     const unparseable = await codeOutcome(fenced('def f(:\n  pass'), gt, opts());
     assert.equal(unparseable.score, -1);
     assert.equal(unparseable.reason, 'unparseable');
@@ -167,6 +168,7 @@ describe('code judge', () => {
 
     const badTruth = await codeOutcome(fenced('print(1)'), '{"inputs": [1]}', opts());
     assert.equal(badTruth.score, -1);
+    assert.equal(badTruth.reason, 'invalid_ground_truth');
     assert.match(badTruth.detail ?? '', /"outputs" must be an array/);
   });
 
@@ -189,12 +191,13 @@ describe('code judge', () => {
     }
   });
 
-  test('codeOutcome: a sandbox failure scores -1', async () => {
+  test('codeOutcome: a sandbox failure is a sandbox_error to retry, never a score', async () => {
     const dead = createLocalSandbox({ poolSize: 1, hostUidBase: 61_310 });
     await dead.close();
     const outcome = await codeOutcome('```python\nprint(3)\n```', STDIN_PROBLEM, { sandbox: dead, timeoutMs: 1000 });
-    assert.equal(outcome.score, -1);
-    assert.equal(outcome.reason, 'judge_error');
+    assert.equal(outcome.status, 'sandbox_error');
+    assert.equal(outcome.score, null);
+    assert.match(outcome.detail ?? '', /closed/);
   });
 });
 

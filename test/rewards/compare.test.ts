@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { outputsMatch, textOf, valuesMatch } from '../../sandbox/compare.ts';
+import { outputsMatch, textOf, valuesMatch } from '../../rewards/code/compare.ts';
 
 test('outputs compare line by line after stripping whitespace', () => {
   assert.ok(outputsMatch('1 2\n3\n\n', '1 2\n3'));

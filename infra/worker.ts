@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import * as activities from '../activities/index.ts';
+import * as registry from '../activities/index.ts';
 import { PROJECT_ROOT, stateDir } from './paths.ts';
 import { DEFAULT_ADDRESS, NAMESPACE, TASK_QUEUE } from './settings.ts';
 
@@ -70,8 +70,19 @@ const quietBundlerLogger = {
   warn: (m: string) => console.error(`[bundler] ${m}`), error: (m: string) => console.error(`[bundler] ${m}`),
 };
 
+/**
+ * The activities with their dependencies (Temporal's activities-dependency-injection pattern): one model cache
+ * per worker, so a training stage's model stays loaded between its activities.
+ */
+export function workerActivities(): { activities: Record<string, (...args: any[]) => Promise<unknown>>; models: registry.ModelCache } {
+  const { createSftActivities, ModelCache, ...plain } = registry;
+  const models = new ModelCache();
+  return { activities: { ...plain, ...createSftActivities({ models }) }, models };
+}
+
 export async function createWorker(opts: WorkerOptions = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
   installRuntime();
+  const { activities, models } = workerActivities();
   const connection = await NativeConnection.connect({ address: opts.address ?? DEFAULT_ADDRESS });
   const worker = await Worker.create({
     connection,
@@ -82,6 +93,15 @@ export async function createWorker(opts: WorkerOptions = {}): Promise<{ worker: 
     // Give running activities a moment to record a last heartbeat on SIGTERM instead of cancelling at once.
     shutdownGraceTime: '10 seconds',
   });
+  // The held model goes with the worker (its device thread would otherwise keep the process alive).
+  const run = worker.run.bind(worker);
+  worker.run = async () => {
+    try {
+      await run();
+    } finally {
+      await models.drop();
+    }
+  };
   return { worker, connection };
 }
 

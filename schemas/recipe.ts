@@ -109,6 +109,53 @@ export const runtimeSchema = z
   .strict();
 export type RuntimeConfig = z.infer<typeof runtimeSchema>;
 
+/** The model a training stage starts from when no earlier stage hands it one. */
+export const modelSchema = z
+  .object({
+    /** A Hugging Face model directory: config.json, *.safetensors (single or sharded; f32/bf16/f16), tokenizer files. */
+    path: z.string().min(1),
+    /** Only for a directory without weights: seeded fresh initialisation (as transformers initialises Qwen3). */
+    init_seed: z.number().int().nonnegative().max(2 ** 31 - 1).optional(),
+  })
+  .strict();
+export type ModelConfig = z.infer<typeof modelSchema>;
+
+/** Stage 2, SFT cold start. Defaults are the card's (recipe.md section 1). */
+export const sftSchema = z
+  .object({
+    /** parquet or jsonl files (or `*` globs in the file name) with columns `messages` and `tools` (verl's layout). */
+    data: z.object({ files: z.array(z.string().min(1)).min(1).optional() }).strict().default({}),
+    epochs: z.number().int().positive().default(10),
+    /** Right truncation in tokens; each truncated row is recorded. */
+    max_length: z.number().int().positive().default(32768),
+    /** Conversations per optimizer step (micro-batches are packed by length within micro_batch_tokens). */
+    batch_size: z.number().int().positive().default(32),
+    lr: z.number().positive().default(1e-5),
+    schedule: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('cosine'), warmup_ratio: z.number().min(0).max(1).default(0.1) }).strict(),
+        z.object({ kind: z.literal('constant') }).strict(),
+      ])
+      .default({ kind: 'cosine', warmup_ratio: 0.1 }),
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.95]),
+    weight_decay: z.number().nonnegative().default(0.01),
+    /** Global gradient-norm clip; 0 turns it off. */
+    grad_clip: z.number().nonnegative().default(1.0),
+    /** A checkpoint every this many optimizer steps, and one at each epoch's end. */
+    save_every_steps: z.number().int().positive().default(50),
+    /** How a conversation whose template rewrites earlier turns is trained (see docs/sft.md). */
+    multi_turn: z.enum(['whole', 'per_turn']).default('whole'),
+    /** Padded tokens per micro-batch (rows x longest row); a longer row runs alone. */
+    micro_batch_tokens: z.number().int().positive().default(16384),
+    /** Memory the memory pre-check allows (GiB); default: the machine's memory. */
+    memory_limit_gb: z.number().positive().optional(),
+  })
+  .strict();
+export type SftConfig = z.infer<typeof sftSchema>;
+
+/** Stages this version can run (`until` accepts the others in STAGES with a clear refusal). */
+const AVAILABLE: readonly Stage[] = ['balance', 'sft'];
+
 export const recipeSchema = z
   .object({
     name: z.string().min(1).default('agentrl'),
@@ -119,18 +166,39 @@ export const recipeSchema = z
     seed: z.number().int().nonnegative().max(2 ** 31 - 1),
     /** Outputs go to <output_dir>/<run-id>/<stage>/. */
     output_dir: z.string().min(1).default('runs'),
-    /** The last stage to run. */
-    until: z.enum(STAGES).default('balance'),
+    /** The last stage to run; default: the last stage whose section is present. */
+    until: z.enum(STAGES).optional(),
     runtime: runtimeSchema.default({}),
-    balance: balanceSchema,
+    /** Stage sections: each optional; a run executes those present, in this order, up to `until`. */
+    balance: balanceSchema.optional(),
+    model: modelSchema.optional(),
+    sft: sftSchema.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.until !== 'balance') {
-      ctx.addIssue({ code: 'custom', path: ['until'], message: `stage "${r.until}" is not available in this version; the pipeline runs "balance"` });
+    const until = r.until ?? [...STAGES].reverse().find((s) => r[s as 'balance' | 'sft'] !== undefined) ?? 'balance';
+    if (!AVAILABLE.includes(until)) {
+      ctx.addIssue({ code: 'custom', path: ['until'], message: `stage "${until}" is not available in this version; the pipeline runs ${AVAILABLE.map((s) => `"${s}"`).join(', ')}` });
+      return;
     }
-  });
-export type Recipe = z.infer<typeof recipeSchema>;
+    const runs = stagesToRun({ ...r, until });
+    if (runs.length === 0) {
+      ctx.addIssue({ code: 'custom', path: [until], message: `no stage to run: add a "${until}" section (or one of the stages before it)` });
+    }
+    if (runs.includes('sft')) {
+      // SFT data never comes from an earlier stage; the model would come from one only in a later version.
+      if (!r.sft?.data.files) ctx.addIssue({ code: 'custom', path: ['sft', 'data', 'files'], message: 'required: the SFT files (parquet or jsonl) to train on' });
+      if (!r.model) ctx.addIssue({ code: 'custom', path: ['model', 'path'], message: 'required: the model directory SFT starts from' });
+    }
+  })
+  .transform((r) => ({ ...r, until: r.until ?? [...STAGES].reverse().find((s) => r[s as 'balance' | 'sft'] !== undefined) ?? 'balance' }));
+export type Recipe = z.output<typeof recipeSchema>;
+
+/** The stages a recipe runs: those whose sections are present, in recipe order, up to `until`. */
+export function stagesToRun(r: { until: Stage; balance?: unknown; sft?: unknown }): Stage[] {
+  const last = STAGES.indexOf(r.until);
+  return STAGES.filter((s, i) => i <= last && (r as Record<string, unknown>)[s] !== undefined);
+}
 
 export class RecipeError extends Error {
   constructor(

@@ -14,7 +14,8 @@ export { epochOrder, packMicroBatches, rowDigest, stepsPerEpoch, batchRows, wors
 export type { TokenRow } from './batches.ts';
 export { checkTrainingMemory } from './memory-check.ts';
 export { TrainingInputError } from './errors.ts';
-export { tokenizeSftFiles, readTokenRows, rejectKind, REJECT_KINDS } from './sft-data.ts';
+export { tokenizeSftFiles, readTokenRows, rejectKind, rejectsParquet, REJECT_KINDS } from './sft-data.ts';
+export { parquetBytes } from './parquet.ts';
 export type { MultiTurn, SftRejectRow, TokenizeResult } from './sft-data.ts';
 export { trainEpoch, globalStep } from './sft-loop.ts';
 export type { SftHyper, EpochRun } from './sft-loop.ts';

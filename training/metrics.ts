@@ -2,8 +2,8 @@
 // they finish; a resumed attempt first drops the rows past the checkpoint it resumes from (those steps run
 // again), so the table never holds a step twice. The parquet file is rewritten from the log after each chunk.
 import { appendFile, readFile } from 'node:fs/promises';
-import { Float64, Int32, Table, tableToIPC, vectorFromArray } from 'apache-arrow';
-import { Compression, Table as WasmTable, WriterPropertiesBuilder, WriterVersion, writeParquet } from 'parquet-wasm/node';
+import { Float64, Int32, Table, vectorFromArray } from 'apache-arrow';
+import { parquetBytes } from './parquet.ts';
 import { writeBytesAtomic } from '../core/atomic-write.ts';
 import type { StepMetrics } from '../schemas/stage.ts';
 
@@ -59,8 +59,7 @@ export function metricsParquet(rows: readonly StepMetrics[]): Uint8Array {
   for (const f of FLOAT_FIELDS) columns[f] = vectorFromArray(sorted.map((r) => r[f]), new Float64());
   const ordered = ['step', 'epoch', 'loss', 'grad_norm', 'lr', 'tokens', 'trained_tokens', 'seconds', 'tokens_per_s'];
   const table = new Table(Object.fromEntries(ordered.map((k) => [k, columns[k]])));
-  const props = new WriterPropertiesBuilder().setCompression(Compression.ZSTD).setWriterVersion(WriterVersion.V1).setCreatedBy('agentrl training').build();
-  return writeParquet(WasmTable.fromIPCStream(tableToIPC(table, 'stream')), props);
+  return parquetBytes(table);
 }
 
 export async function writeMetricsParquet(dest: string, rows: readonly StepMetrics[]): Promise<{ bytes: number; sha256: string; rows: number }> {

@@ -3,11 +3,12 @@
 // counting, and reads the table back as token rows.
 import { readFile } from 'node:fs/promises';
 import type { RecordBatch} from 'apache-arrow';
-import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { Int32, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { ChatProtocolError, loadChatModel, readSftFile } from '../chat/index.ts';
 import type { SftReadOptions } from '../chat/index.ts';
 import { SFT_SCHEMA } from '../schemas/sft.ts';
 import type { TokenRow } from './batches.ts';
+import { parquetBytes } from './parquet.ts';
 import { TrainingInputError } from './errors.ts';
 
 /** How multi-turn conversations become samples (recipe sft.multi_turn). */
@@ -111,4 +112,17 @@ export async function readTokenRows(path: string): Promise<TokenRow[]> {
     rows.push({ ids: Int32Array.from(ids.get(i)!.toArray() as Int32Array), mask: Int8Array.from(mask.get(i)!.toArray() as Int8Array) });
   }
   return rows;
+}
+
+/** The rejects table (file, row, sample_id, kind, reason), in the order the rows were read. */
+export function rejectsParquet(rows: readonly SftRejectRow[]): Uint8Array {
+  return parquetBytes(
+    new Table({
+      file: vectorFromArray(rows.map((r) => r.file), new Utf8()),
+      row: vectorFromArray(rows.map((r) => r.row), new Int32()),
+      sample_id: vectorFromArray(rows.map((r) => r.sample_id), new Utf8()),
+      kind: vectorFromArray(rows.map((r) => r.kind), new Utf8()),
+      reason: vectorFromArray(rows.map((r) => r.reason), new Utf8()),
+    }),
+  );
 }

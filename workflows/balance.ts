@@ -34,6 +34,7 @@ export async function balanceWorkflow(recipe: Recipe): Promise<BalanceStageResul
   );
   upsertSearchAttributes({ AgentrlRecipe: [ctx.recipe.name], AgentrlRecipeHash: [ctx.recipeHash], AgentrlStage: ['balance'] });
   const cfg = ctx.recipe.balance;
+  if (!cfg) throw ApplicationFailure.create({ type: 'RecipeError', message: 'the recipe has no balance section', nonRetryable: true });
   const act = steps(ctx.recipe.runtime.heartbeat_timeout_s, ctx.recipe.runtime.max_attempts);
 
   const ingested = await timed('ingest', () =>

@@ -91,7 +91,7 @@ test('a source with fewer eligible rows than asked fails with the numbers, unles
   assert.match(f.message, /leetcode_code/);
 
   const lenient = recipeFor(data, mkdtempSync(join(tmpdir(), 'agentrl-short-')));
-  lenient.balance.shortfall = 'take_all';
+  lenient.balance!.shortfall = 'take_all';
   const b = (await runPipeline(env.client, queue, lenient, 'short-take-all')).stages.balance!;
   const c = b.counts.leetcode_code;
   assert.ok(c.eligible < 400);

@@ -16,11 +16,11 @@ const minimal = {
 
 test('defaults are filled in and the result is plain JSON', () => {
   const r = parseRecipe(minimal);
-  assert.equal(r.balance.per_source, 400);
-  assert.equal(r.balance.shortfall, 'error');
+  assert.equal(r.balance!.per_source, 400);
+  assert.equal(r.balance!.shortfall, 'error');
   assert.equal(r.until, 'balance');
   assert.equal(r.runtime.max_attempts, 5);
-  assert.match(r.balance.templates.math, /\{problem\}/);
+  assert.match(r.balance!.templates.math, /\{problem\}/);
   assert.deepEqual(JSON.parse(JSON.stringify(r)), r);
 });
 

@@ -71,7 +71,7 @@ function taco(ps: CodeProblem[]): Uint8Array {
   return arrowStreamBytes(TACO_SCHEMA, rows, 64);
 }
 
-const LEETCODE_PROMPT = 'import math\nfrom typing import *\nfrom collections import *\n\ninf = float("inf")\n';
+export const LEETCODE_PROMPT = 'import math\nfrom typing import *\nfrom collections import *\n\ninf = float("inf")\n';
 
 function leetcode(ps: CodeProblem[]): string {
   return jsonl(ps.map((p, i) => {

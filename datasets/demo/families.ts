@@ -69,8 +69,8 @@ function counting(rng: Rng): MathProblem {
 }
 
 function series(rng: Rng): MathProblem {
-  const n = between(rng, 10, 299);
-  const p = between(rng, 2, 4);
+  const n = between(rng, 10, 599);
+  const p = between(rng, 2, 3);
   let sum = 0n;
   for (let k = 1n; k <= BigInt(n); k++) sum += k ** BigInt(p);
   return mathProblem('series', 'omni_math', `Find the sum of k^${p} for k from 1 to ${n}.`, `print(sum(k ** ${p} for k in range(1, ${n} + 1)))`, sum);

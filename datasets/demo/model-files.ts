@@ -23,9 +23,10 @@ export interface DemoModelShape {
   heads: number;
   kvHeads: number;
   headDim: number;
+  ropeTheta: number;
 }
 
-export const DEMO_MODEL_SHAPE: DemoModelShape = { vocabSize: 1024, hiddenSize: 128, intermediateSize: 384, layers: 4, heads: 4, kvHeads: 2, headDim: 32 };
+export const DEMO_MODEL_SHAPE: DemoModelShape = { vocabSize: 1024, hiddenSize: 64, intermediateSize: 192, layers: 2, heads: 4, kvHeads: 2, headDim: 32, ropeTheta: 10000 };
 
 /** Conversations rendered per source for the tokenizer corpus (a stream of its own: no split's problems). */
 const CORPUS_PER_SOURCE = 120;
@@ -59,7 +60,7 @@ export function demoConfig(shape: DemoModelShape): Record<string, unknown> {
     num_key_value_heads: shape.kvHeads,
     rms_norm_eps: 1e-6,
     rope_scaling: null,
-    rope_theta: 1000000.0,
+    rope_theta: shape.ropeTheta,
     tie_word_embeddings: true,
     torch_dtype: 'float32',
     use_sliding_window: false,

@@ -76,9 +76,11 @@ async function main(args: Map<string, string>): Promise<void> {
     const rewards = rewardSettingsOf(grpoSectionSchema.parse({ max_response_length: 384, reward: { overlong: { buffer: 128 } } }));
     const tEval = performance.now();
     const val = data.splits.val;
+    // One policy for every trajectory: it runs one sampler call at a time (concurrent calls would corrupt it).
+    const policy = new SerialSamplerPolicy(sampler);
     const records = await Promise.all(val.map((p, i) => runTrajectory(
       { run: 'sizing', step: 0, promptUid: `val-${i}`, sampleIndex: 0, dataSource: p.source, ability: abilityOf(p), validation: true, seed: 1, messages: [sftMessages(p, i)[0] as ChatMessage] },
-      { tok: chat, policy: new SerialSamplerPolicy(sampler), tools, settings },
+      { tok: chat, policy, tools, settings },
     )));
     const tallies = new Map<string, Tally>();
     for (const [i, p] of val.entries()) {

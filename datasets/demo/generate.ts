@@ -22,7 +22,7 @@ export interface DemoSizes {
   sftValPerSource: number;
 }
 
-export const DEFAULT_DEMO_SIZES: DemoSizes = { rlPerSource: 96, sftTrainPerSource: 480, sftValPerSource: 16 };
+export const DEFAULT_DEMO_SIZES: DemoSizes = { rlPerSource: 96, sftTrainPerSource: 600, sftValPerSource: 16 };
 
 export interface DemoSplits {
   rl: Record<DemoSource, DemoProblem[]>;

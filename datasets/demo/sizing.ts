@@ -5,6 +5,7 @@
 // and how often the final answer was right (also among the rows whose tool output was right).
 // CLI: node --import tsx datasets/demo/sizing.ts --out DIR [--train-per-source N] [--epochs N] [--batch N] [--lr X]
 //      [--val-per-source N] [--hidden N --ffn N --layers N --heads N --kv-heads N --head-dim N --rope X]
+//      or --trained DIR to evaluate a trained Hugging Face directory (e.g. an SFT stage's sft/model) without SFT.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { responseTextForReward, runTrajectory, SerialSamplerPolicy, ToolRunner } from '../../agent/index.ts';
@@ -44,7 +45,8 @@ async function main(args: Map<string, string>): Promise<void> {
   const tok = await tokenizeSftFiles({ files: [data.sftTrain], tokenizerDir: join(out, 'model'), maxLength: 512, multiTurn: 'whole' });
   await writeFile(join(out, 'tokens.arrow'), tok.ipc);
   const rows = await readTokenRows(join(out, 'tokens.arrow'));
-  const base = await loadBaseModel(join(out, 'model'), 1);
+  const trained = args.get('trained');
+  const base = trained ? await loadBaseModel(trained) : await loadBaseModel(join(out, 'model'), 1);
   let params = 0;
   for (const [, t] of base.weights) params += t.data.length;
   console.log(`shape ${JSON.stringify(shape)} params ${params}; ${rows.length} rows, ${tok.tokens} tokens (${tok.trainedTokens} trained); prep ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -54,7 +56,7 @@ async function main(args: Map<string, string>): Promise<void> {
   const losses: number[] = [];
   const tTrain = performance.now();
   let from = { epoch: 0, batch: 0 };
-  for (let epoch = 0; epoch < epochs; epoch++) {
+  for (let epoch = 0; epoch < (trained ? 0 : epochs); epoch++) {
     from = await trainEpoch({
       learner, rows, digests, hyper, epoch, from, checkpoint: async () => undefined,
       onStep: async (m) => {
@@ -64,10 +66,11 @@ async function main(args: Map<string, string>): Promise<void> {
     });
   }
   const sftSeconds = (performance.now() - tTrain) / 1000;
+  if (losses.length === 0) losses.push(Number.NaN);
   const tail = losses.slice(-10).reduce((a, b) => a + b, 0) / Math.min(10, losses.length);
   console.log(`SFT ${losses.length} steps in ${sftSeconds.toFixed(0)} s: first loss ${losses[0].toFixed(3)}, mean of the last 10 ${tail.toFixed(3)} (${((100 * tail) / losses[0]).toFixed(1)}% of the first)`);
 
-  const chat = loadChatModel(join(out, 'model'));
+  const chat = loadChatModel(trained ?? join(out, 'model'));
   const sampler = await Sampler.create(base.config, { device: learner.device, prefix: learner.prefix });
   const sandbox = createLocalSandbox({ poolSize: 2 });
   try {

@@ -7,3 +7,6 @@ export { SOURCE_FILES, writeBalanceFiles } from './balance-files.ts';
 export { SFT_SCHEMA, sftParquetBytes } from './sft-parquet.ts';
 export { DEFAULT_DEMO_SIZES, demoSplits, writeDemoData } from './generate.ts';
 export type { DemoData, DemoSizes, DemoSplits } from './generate.ts';
+export { abilityOf, demoGroundTruth } from './ground-truth.ts';
+export { DEMO_MODEL_SHAPE, demoConfig, demoTokenizerCorpus, writeDemoModel } from './model-files.ts';
+export type { DemoModelOptions, DemoModelShape } from './model-files.ts';

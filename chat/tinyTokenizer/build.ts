@@ -35,9 +35,14 @@ export const TINY_ADDED_TOKENS: ReadonlyArray<{ content: string; special: boolea
 export const TINY_SPLIT_PATTERN =
   '\\p{N}{1,3}| ?[\\p{L}\\p{M}]+| ?[^\\s\\p{L}\\p{M}\\p{N}]+|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+';
 
-export function buildTinyTokenizer(): { tokenizerJson: string; tokenizerConfigJson: string } {
-  const numNewTokens = TINY_VOCAB_SIZE - 256 - TINY_ADDED_TOKENS.length;
-  const { merges } = trainByteLevelBpe(tinyCorpus, TINY_SPLIT_PATTERN, numNewTokens);
+/**
+ * The tokenizer files for `corpus` with `vocabSize` ids in all (defaults: the tiny model's). Other small models
+ * (the embedded demo's) train on their own traffic with the same split, byte level and added tokens.
+ */
+export function buildTinyTokenizer(corpus: string = tinyCorpus, vocabSize: number = TINY_VOCAB_SIZE): { tokenizerJson: string; tokenizerConfigJson: string } {
+  const numNewTokens = vocabSize - 256 - TINY_ADDED_TOKENS.length;
+  if (numNewTokens < 0) throw new Error(`buildTinyTokenizer: vocabSize ${vocabSize} is smaller than the 256 bytes and ${TINY_ADDED_TOKENS.length} added tokens`);
+  const { merges } = trainByteLevelBpe(corpus, TINY_SPLIT_PATTERN, numNewTokens);
   const vocab: Record<string, number> = {};
   byteToChar.forEach((ch, b) => {
     vocab[ch] = b;

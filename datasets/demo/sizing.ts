@@ -8,7 +8,7 @@
 //      or --trained DIR to evaluate a trained Hugging Face directory (e.g. an SFT stage's sft/model) without SFT.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { responseTextForReward, runTrajectory, SerialSamplerPolicy, ToolRunner } from '../../agent/index.ts';
+import { responseTextForReward, runTrajectory, SamplerPolicy, ToolRunner } from '../../agent/index.ts';
 import { loadChatModel } from '../../chat/index.ts';
 import type { ChatMessage } from '../../chat/index.ts';
 import { Learner } from '../../engine/learner.ts';
@@ -79,8 +79,8 @@ async function main(args: Map<string, string>): Promise<void> {
     const rewards = rewardSettingsOf(grpoSectionSchema.parse({ max_response_length: 384, reward: { overlong: { buffer: 128 } } }));
     const tEval = performance.now();
     const val = data.splits.val;
-    // One policy for every trajectory: it runs one sampler call at a time (concurrent calls would corrupt it).
-    const policy = new SerialSamplerPolicy(sampler);
+    // One policy for every trajectory: the sampler batches their concurrent calls.
+    const policy = new SamplerPolicy(sampler);
     const records = await Promise.all(val.map((p, i) => runTrajectory(
       { run: 'sizing', step: 0, promptUid: `val-${i}`, sampleIndex: 0, dataSource: p.source, ability: abilityOf(p), validation: true, seed: 1, messages: [sftMessages(p, i)[0] as ChatMessage] },
       { tok: chat, policy, tools, settings },

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ingestSource, renderPrompt } from '../../activities/balance/index.ts';
+import { ingestSource, renderPrompt } from '../../datasets/balance/index.ts';
 import { loadChatModel, readSftFile } from '../../chat/index.ts';
 import type { SftReject } from '../../chat/index.ts';
 import { DEMO_TEMPLATES, demoPrompt, writeDemoData } from '../../datasets/demo/index.ts';

@@ -1,6 +1,5 @@
-// The demo recipe draft (recipes/demo-full.yaml): its balance, model and sft sections pass the recipe schema, its
-// grpo section passes the GRPO section schema, and its files are the ones the demo generator and model builder
-// write. While the GRPO stage is not wired into the recipe, the pipeline schema is checked without that section.
+// The demo recipe (recipes/demo-full.yaml): it passes the recipe schema with all three stages, its GRPO settings
+// are consistent, and its files are the ones the demo generator and model builder write.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -17,11 +16,10 @@ const base = dirname(resolve(FILE));
 const fromRoot = (p: string): string => relative(process.cwd(), resolve(base, p));
 
 describe('recipes/demo-full.yaml', () => {
-  it('passes the recipe schema (balance, model, sft) and the grpo section schema', () => {
-    const { grpo, ...rest } = raw;
-    const recipe = parseRecipe({ base_dir: base, ...rest }, FILE);
-    assert.equal(recipe.until, 'sft');
-    const g = grpoSectionSchema.parse(grpo);
+  it('passes the recipe schema and runs balance -> sft -> grpo', () => {
+    const recipe = parseRecipe({ base_dir: base, ...raw }, FILE);
+    assert.equal(recipe.until, 'grpo');
+    const g = grpoSectionSchema.parse(raw.grpo);
     assert.ok(optimizerStepsPerRlStep(g) >= 1);
     assert.ok(g.reward.overlong.buffer < g.max_response_length);
   });

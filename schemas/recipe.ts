@@ -161,9 +161,6 @@ export const sftSchema = z
   .strict();
 export type SftConfig = z.infer<typeof sftSchema>;
 
-/** Stages this version can run (`until` accepts the others in STAGES with a clear refusal). */
-const AVAILABLE: readonly Stage[] = ['balance', 'sft', 'grpo'];
-
 export const recipeSchema = z
   .object({
     name: z.string().min(1).default('agentrl'),
@@ -186,10 +183,6 @@ export const recipeSchema = z
   .strict()
   .superRefine((r, ctx) => {
     const until = r.until ?? [...STAGES].reverse().find((s) => r[s] !== undefined) ?? 'balance';
-    if (!AVAILABLE.includes(until)) {
-      ctx.addIssue({ code: 'custom', path: ['until'], message: `stage "${until}" is not available in this version; the pipeline runs ${AVAILABLE.map((s) => `"${s}"`).join(', ')}` });
-      return;
-    }
     const runs = stagesToRun({ ...r, until });
     if (runs.length === 0) {
       ctx.addIssue({ code: 'custom', path: [until], message: `no stage to run: add a "${until}" section (or one of the stages before it)` });

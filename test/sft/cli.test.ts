@@ -76,9 +76,6 @@ test('agentrl run --until sft, then status and audit --stage sft', async () => {
   const none = await cli('audit', 'cli-sft-1', '--stage', 'balance', '--address', address);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no finished balance stage with an audit record/);
-  const grpo = await cli('run', recipe, '--until', 'grpo', '--address', address);
-  assert.equal(grpo.code, 2);
-  assert.match(grpo.stderr, /until: stage "grpo" is not available in this version/);
 });
 
 test('sftWorkflow alone with the README\'s Web UI input (one JSON object: the recipe)', async () => {

@@ -5,9 +5,9 @@
 // (test/agent/scriptedModel.ts), saved once as a Hugging Face directory. Runs alternate (ours, baseline,
 // baseline, ours, ...) and medians are reported: the machine is shared.
 //
-//   node --import tsx bench/grpo/run.ts [--repeats 3] [--n 8] [--temperature 1]
+//   node --import tsx bench/grpo/run.ts [--repeats 3] [--n 8] [--temperature 1] [--threads <cores>]
 //
-// Writes bench/out/grpo/result.json and prints a markdown table (docs/BENCHMARKS.md, "GRPO step").
+// Writes bench/out/grpo/result-t<threads>.json and prints a markdown table (docs/BENCHMARKS.md, "GRPO step").
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -27,17 +27,18 @@ import { loadBaseModel } from '../../training/index.ts';
 import { callText, saveScriptedModel, TINY_DIR } from '../../test/agent/scriptedModel.ts';
 import type { Script } from '../../test/agent/scriptedModel.ts';
 
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '3' }, n: { type: 'string', default: '8' }, temperature: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { repeats: { type: 'string', default: '3' }, n: { type: 'string', default: '8' }, temperature: { type: 'string', default: '1' }, threads: { type: 'string' } } });
 const OUT = join(PROJECT_ROOT, 'bench/out/grpo');
 const PY = join(PROJECT_ROOT, '.tools/py/bin/python');
-const threads = availableParallelism();
+// Intra-op threads of both sides (default: every core, each side's own default).
+const threads = values.threads ? Number(values.threads) : availableParallelism();
 const n = Number(values.n);
 const repeats = Number(values.repeats);
 mkdirSync(OUT, { recursive: true });
 
 const SEED = 1;
 const SETTINGS: AgentSettings = { maxTurns: 4, maxPromptLength: 512, maxResponseLength: 1024, temperature: Number(values.temperature), topP: 1 };
-const TOOL = { poolSize: Math.min(4, threads), concurrency: 4, timeoutMs: 5000, memoryMb: 512, outputChars: 256 };
+const TOOL = { poolSize: Math.min(4, availableParallelism()), concurrency: 4, timeoutMs: 5000, memoryMb: 512, outputChars: 256 };
 const REWARD = { tcrPerRound: 0.1, tcrCap: -0.6, bufferTokens: 200, maxResponseTokens: SETTINGS.maxResponseLength, factor: 1 };
 const UPDATE = { miniBatchGroups: 1, epsLow: 0.2, epsHigh: 0.28, dualClipC: 3, lr: 1e-5, weightDecay: 0.01, gradClip: 1.0 };
 
@@ -80,7 +81,7 @@ function shapeOf(records: TrajectoryRecord[]): Shape {
 async function oursStep(dir: string, tok: ChatTokenizer, sampler: Sampler, tools: ToolRunner, sandbox: ReturnType<typeof createLocalSandbox>, step: number): Promise<Split & Shape> {
   const base = await loadBaseModel(dir);
   // Created before the clock starts, like the baseline's model and optimizer.
-  const learner = await Learner.create(base.config, base.weights, { seed: SEED, optimizer: { beta1: 0.9, beta2: 0.999, weightDecay: UPDATE.weightDecay, maxGradNorm: UPDATE.gradClip } });
+  const learner = await Learner.create(base.config, base.weights, { seed: SEED, deviceOptions: { threads }, optimizer: { beta1: 0.9, beta2: 0.999, weightDecay: UPDATE.weightDecay, maxGradNorm: UPDATE.gradClip } });
   try {
     const deps = { tok, policy: new SamplerPolicy(sampler), tools, settings: SETTINGS };
     const t0 = performance.now();
@@ -111,7 +112,7 @@ const modelDir = join(OUT, 'model-tiny');
 mkdirSync(modelDir, { recursive: true });
 await teach(modelDir, tok, tools);
 const base = await loadBaseModel(modelDir);
-const sampler = await Sampler.create(base.config, { weights: base.weights });
+const sampler = await Sampler.create(base.config, { weights: base.weights, deviceOptions: { threads } });
 const plan = {
   model_dir: modelDir, threads, seed: SEED, n, settings: SETTINGS, reward: REWARD, update: UPDATE, tools: [CODE_INTERPRETER_TOOL],
   prompts: PROMPTS.map((p) => ({ ids: [...RolloutBuilder.fromPrompt(tok, p.messages, [CODE_INTERPRETER_TOOL]).ids], groundTruth: p.groundTruth })),
@@ -120,9 +121,9 @@ const plan = {
 const planPath = join(OUT, 'plan-tiny.json');
 writeFileSync(planPath, JSON.stringify(plan));
 
-// One discarded step each (program loading, first sandbox forks), then alternating measured steps.
+// One discarded step each (program loading, first sandbox forks; the baseline discards one inside each run, as
+// every run is a new process), then alternating measured steps.
 await oursStep(modelDir, tok, sampler, tools, sandbox, 0);
-torchStep(planPath);
 const ours: (Split & Shape)[] = [];
 const torch: (Split & Shape & { generation_s: number })[] = [];
 for (let i = 0; i < repeats; i++) {
@@ -136,7 +137,7 @@ await sampler.close();
 await sandbox.close();
 const med = <T extends object>(rows: T[]): T => Object.fromEntries(Object.keys(rows[0]).map((k) => [k, median(rows.map((r) => (r as Record<string, number>)[k]))])) as T;
 const result = { model: 'tiny', threads, n, prompts: PROMPTS.length, settings: SETTINGS, repeats, ours: med(ours), torch: med(torch), ratio: median(torch.map((t) => t.step_s)) / median(ours.map((o) => o.step_s)), runs: { ours, torch } };
-writeFileSync(join(OUT, 'result.json'), JSON.stringify(result, null, 2));
+writeFileSync(join(OUT, `result-t${threads}.json`), JSON.stringify(result, null, 2));
 const f = (x: number) => x.toFixed(2);
 const o = result.ours;
 const t = result.torch;

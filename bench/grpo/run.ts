@@ -5,9 +5,12 @@
 // (test/agent/scriptedModel.ts), saved once as a Hugging Face directory. Runs alternate (ours, baseline,
 // baseline, ours, ...) and medians are reported: the machine is shared.
 //
-//   node --import tsx bench/grpo/run.ts [--repeats 3] [--n 8] [--temperature 1] [--threads <cores>]
+//   node --import tsx bench/grpo/run.ts [--repeats 3] [--n 8] [--temperature 1] [--threads <cores>] [--learner fresh|kept]
 //
-// Writes bench/out/grpo/result-t<threads>.json and prints a markdown table (docs/BENCHMARKS.md, "GRPO step").
+// --learner fresh (default): a new Learner per step, as the GRPO update activity creates one, so its first calls
+// are in the clock; kept: one Learner across steps (steady state, like the baseline's warmed process).
+//
+// Writes bench/out/grpo/result-t<threads>-<learner>.json and prints a markdown table (docs/BENCHMARKS.md, "GRPO step").
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -27,11 +30,12 @@ import { loadBaseModel } from '../../training/index.ts';
 import { callText, saveScriptedModel, TINY_DIR } from '../../test/agent/scriptedModel.ts';
 import type { Script } from '../../test/agent/scriptedModel.ts';
 
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '3' }, n: { type: 'string', default: '8' }, temperature: { type: 'string', default: '1' }, threads: { type: 'string' } } });
+const { values } = parseArgs({ options: { repeats: { type: 'string', default: '3' }, n: { type: 'string', default: '8' }, temperature: { type: 'string', default: '1' }, threads: { type: 'string' }, learner: { type: 'string', default: 'fresh' } } });
 const OUT = join(PROJECT_ROOT, 'bench/out/grpo');
 const PY = join(PROJECT_ROOT, '.tools/py/bin/python');
 // Intra-op threads of both sides (default: every core, each side's own default).
 const threads = values.threads ? Number(values.threads) : availableParallelism();
+if (values.learner !== 'fresh' && values.learner !== 'kept') throw new Error(`--learner: fresh or kept, got ${values.learner}`);
 const n = Number(values.n);
 const repeats = Number(values.repeats);
 mkdirSync(OUT, { recursive: true });
@@ -78,10 +82,13 @@ function shapeOf(records: TrajectoryRecord[]): Shape {
   };
 }
 
-async function oursStep(dir: string, tok: ChatTokenizer, sampler: Sampler, tools: ToolRunner, sandbox: ReturnType<typeof createLocalSandbox>, step: number): Promise<Split & Shape> {
-  const base = await loadBaseModel(dir);
+function newLearner(base: Awaited<ReturnType<typeof loadBaseModel>>): Promise<Learner> {
+  return Learner.create(base.config, base.weights, { seed: SEED, deviceOptions: { threads }, optimizer: { beta1: 0.9, beta2: 0.999, weightDecay: UPDATE.weightDecay, maxGradNorm: UPDATE.gradClip } });
+}
+
+async function oursStep(dir: string, tok: ChatTokenizer, sampler: Sampler, tools: ToolRunner, sandbox: ReturnType<typeof createLocalSandbox>, step: number, kept: Learner | null): Promise<Split & Shape> {
   // Created before the clock starts, like the baseline's model and optimizer.
-  const learner = await Learner.create(base.config, base.weights, { seed: SEED, deviceOptions: { threads }, optimizer: { beta1: 0.9, beta2: 0.999, weightDecay: UPDATE.weightDecay, maxGradNorm: UPDATE.gradClip } });
+  const learner = kept ?? (await newLearner(await loadBaseModel(dir)));
   try {
     const deps = { tok, policy: new SamplerPolicy(sampler), tools, settings: SETTINGS };
     const t0 = performance.now();
@@ -95,7 +102,7 @@ async function oursStep(dir: string, tok: ChatTokenizer, sampler: Sampler, tools
     const old = upd['timing_s/old_log_prob'];
     return { step_s: (t3 - t0) / 1000, rollout_s: (t1 - t0) / 1000, tools_s: toolsS, scoring_s: (t2 - t1) / 1000, old_logprob_s: old, update_s: (t3 - t2) / 1000 - old, ...shapeOf(scored) };
   } finally {
-    await learner.close();
+    if (!kept) await learner.close();
   }
 }
 
@@ -113,6 +120,7 @@ mkdirSync(modelDir, { recursive: true });
 await teach(modelDir, tok, tools);
 const base = await loadBaseModel(modelDir);
 const sampler = await Sampler.create(base.config, { weights: base.weights, deviceOptions: { threads } });
+const kept = values.learner === 'kept' ? await newLearner(base) : null;
 const plan = {
   model_dir: modelDir, threads, seed: SEED, n, settings: SETTINGS, reward: REWARD, update: UPDATE, tools: [CODE_INTERPRETER_TOOL],
   prompts: PROMPTS.map((p) => ({ ids: [...RolloutBuilder.fromPrompt(tok, p.messages, [CODE_INTERPRETER_TOOL]).ids], groundTruth: p.groundTruth })),
@@ -123,21 +131,22 @@ writeFileSync(planPath, JSON.stringify(plan));
 
 // One discarded step each (program loading, first sandbox forks; the baseline discards one inside each run, as
 // every run is a new process), then alternating measured steps.
-await oursStep(modelDir, tok, sampler, tools, sandbox, 0);
+await oursStep(modelDir, tok, sampler, tools, sandbox, 0, kept);
 const ours: (Split & Shape)[] = [];
 const torch: (Split & Shape & { generation_s: number })[] = [];
 for (let i = 0; i < repeats; i++) {
   for (const side of i % 2 === 0 ? ['ours', 'torch'] : ['torch', 'ours']) {
-    if (side === 'ours') ours.push(await oursStep(modelDir, tok, sampler, tools, sandbox, i + 1));
+    if (side === 'ours') ours.push(await oursStep(modelDir, tok, sampler, tools, sandbox, i + 1, kept));
     else torch.push(torchStep(planPath));
     console.error(side, JSON.stringify(side === 'ours' ? ours.at(-1) : torch.at(-1)));
   }
 }
+await kept?.close();
 await sampler.close();
 await sandbox.close();
 const med = <T extends object>(rows: T[]): T => Object.fromEntries(Object.keys(rows[0]).map((k) => [k, median(rows.map((r) => (r as Record<string, number>)[k]))])) as T;
-const result = { model: 'tiny', threads, n, prompts: PROMPTS.length, settings: SETTINGS, repeats, ours: med(ours), torch: med(torch), ratio: median(torch.map((t) => t.step_s)) / median(ours.map((o) => o.step_s)), runs: { ours, torch } };
-writeFileSync(join(OUT, `result-t${threads}.json`), JSON.stringify(result, null, 2));
+const result = { model: 'tiny', threads, learner: values.learner, n, prompts: PROMPTS.length, settings: SETTINGS, repeats, ours: med(ours), torch: med(torch), ratio: median(torch.map((t) => t.step_s)) / median(ours.map((o) => o.step_s)), runs: { ours, torch } };
+writeFileSync(join(OUT, `result-t${threads}-${values.learner}.json`), JSON.stringify(result, null, 2));
 const f = (x: number) => x.toFixed(2);
 const o = result.ours;
 const t = result.torch;

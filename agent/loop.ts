@@ -8,7 +8,7 @@ import { canonicalJson } from '../core/canonical-json.ts';
 import { codeFromArguments, parseToolCalls, RolloutBuilder, CODE_INTERPRETER_TOOL } from '../chat/index.ts';
 import type { ChatMessage, ChatTokenizer, ParsedTurn } from '../chat/index.ts';
 import { UNSCORED } from '../schemas/trajectory.ts';
-import type { FinishReason, TrajectoryRecord, TurnRecord } from '../schemas/trajectory.ts';
+import type { FinishReason, TrajectoryIdentity, TrajectoryRecord, TurnRecord } from '../schemas/trajectory.ts';
 import type { PolicyClient, PolicyTurn, TurnParams } from './policy.ts';
 import { trajectorySeed } from './seed.ts';
 import type { ToolRunner } from './toolRunner.ts';
@@ -25,14 +25,7 @@ export interface AgentSettings {
   maxCallsPerTurn?: number;
 }
 
-export interface TrajectoryTask {
-  run: string;
-  step: number;
-  promptUid: string;
-  sampleIndex: number;
-  dataSource: string;
-  ability: string;
-  validation: boolean;
+export interface TrajectoryTask extends TrajectoryIdentity {
   /** The recipe's seed; the trajectory's own seed is derived from it (agent/seed.ts). */
   seed: number;
   messages: ChatMessage[];

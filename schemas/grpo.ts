@@ -3,6 +3,7 @@
 // snake_case, as the rest of the recipe.
 import { z } from 'zod';
 import { parseRewardSettings } from './reward.ts';
+import { runFields, runtimeSchema } from './run-fields.ts';
 import type { RewardSettings } from './reward.ts';
 
 const positiveInt = () => z.number().int().positive();
@@ -163,23 +164,8 @@ export function optimizerStepsPerRlStep(g: GrpoSection): number {
  */
 export const grpoRunSchema = z
   .object({
-    name: z.string().min(1).default('agentrl'),
-    base_dir: z.string().min(1).optional(),
-    run_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"').optional(),
-    seed: z.number().int().nonnegative().max(2 ** 31 - 1),
-    output_dir: z.string().min(1).default('runs'),
-    runtime: z
-      .object({
-        heartbeat_timeout_s: z.number().positive().default(60),
-        max_attempts: z.number().int().positive().default(5),
-        /**
-         * For tests: also continue-as-new after every this many RL steps (Temporal's own suggestion needs thousands
-         * of history events, more than a test run makes). Runs never need it: the suggestion alone is honoured.
-         */
-        continue_as_new_every_steps: z.number().int().positive().optional(),
-      })
-      .passthrough()
-      .default({}),
+    ...runFields,
+    runtime: runtimeSchema.default({}),
     model: z.object({ path: z.string().min(1), init_seed: z.number().int().nonnegative().optional() }).passthrough(),
     grpo: grpoSectionSchema,
   })

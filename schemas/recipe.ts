@@ -3,6 +3,7 @@
 // without reading code. Keys are snake_case because recipes are written by hand in YAML.
 import { z } from 'zod';
 import { grpoSectionSchema } from './grpo.ts';
+import { runFields, runtimeSchema } from './run-fields.ts';
 
 export const STAGES = ['balance', 'sft', 'grpo'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -99,17 +100,6 @@ export const balanceSchema = z
   });
 export type BalanceConfig = z.infer<typeof balanceSchema>;
 
-/** How the durable steps behave; defaults suit long real runs, tests shorten them. */
-export const runtimeSchema = z
-  .object({
-    /** A step whose worker stops heartbeating this long is retried on another worker (resuming from its last heartbeat). */
-    heartbeat_timeout_s: z.number().positive().default(60),
-    /** Attempts per step before the run fails (bad input is never retried). */
-    max_attempts: z.number().int().positive().default(5),
-  })
-  .strict();
-export type RuntimeConfig = z.infer<typeof runtimeSchema>;
-
 /** The model a training stage starts from when no earlier stage hands it one. */
 export const modelSchema = z
   .object({
@@ -163,14 +153,7 @@ export type SftConfig = z.infer<typeof sftSchema>;
 
 export const recipeSchema = z
   .object({
-    name: z.string().min(1).default('agentrl'),
-    /** Directory that relative paths resolve against; the CLI sets it to the recipe file's directory. */
-    base_dir: z.string().min(1).optional(),
-    /** The run's id; defaults to the workflow id, so the same run can be started from the Web UI. */
-    run_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"').optional(),
-    seed: z.number().int().nonnegative().max(2 ** 31 - 1),
-    /** Outputs go to <output_dir>/<run-id>/<stage>/. */
-    output_dir: z.string().min(1).default('runs'),
+    ...runFields,
     /** The last stage to run; default: the last stage whose section is present. */
     until: z.enum(STAGES).optional(),
     runtime: runtimeSchema.default({}),

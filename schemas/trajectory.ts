@@ -109,7 +109,8 @@ export interface RewardColumns {
   advantage: number | null;
 }
 
-export interface TrajectoryRecord extends RewardColumns {
+/** Which trajectory a row is: the run, the RL step, the prompt and the sample of its group. */
+export interface TrajectoryIdentity {
   run: string;
   step: number;
   promptUid: string;
@@ -117,6 +118,9 @@ export interface TrajectoryRecord extends RewardColumns {
   dataSource: string;
   ability: string;
   validation: boolean;
+}
+
+export interface TrajectoryRecord extends TrajectoryIdentity, RewardColumns {
   samplingSeed: string;
   promptIds: number[];
   responseIds: number[];

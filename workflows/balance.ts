@@ -2,32 +2,20 @@
 // -> write the verl RL set and the rejects table -> audit. Steps exchange artifact references, never rows.
 import { ApplicationFailure, proxyActivities, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
+import { stepOptions, stepTimer } from './steps.ts';
 import { formatDetails } from './details.ts';
 import type { Recipe } from '../schemas/recipe.ts';
-import type { BalanceStageResult, SourceCounts, StepTiming } from '../schemas/stage.ts';
+import type { BalanceStageResult, SourceCounts } from '../schemas/stage.ts';
 
 
 function steps(heartbeatTimeoutS: number, maxAttempts: number, summary?: string) {
-  return proxyActivities<typeof activities>({
-    summary,
-    startToCloseTimeout: '4 hours',
-    heartbeatTimeout: `${heartbeatTimeoutS} seconds`,
-    retry: { maximumAttempts: maxAttempts, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
-  });
+  return proxyActivities<typeof activities>(stepOptions({ heartbeatTimeoutS, maxAttempts, startToClose: '4 hours', summary }));
 }
 
 /** Starts the balance stage on its own (one JSON object: the recipe) or as the pipeline's first child. */
 export async function balanceWorkflow(recipe: Recipe): Promise<BalanceStageResult> {
   const startedAt = new Date().toISOString();
-  const timings: StepTiming[] = [];
-  const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    setCurrentDetails(`**balance**: ${step}`);
-    const out = await work();
-    timings.push({ step, startedAt: new Date(t0).toISOString(), ms: Date.now() - t0 });
-    return out;
-  };
+  const { timings, timed } = stepTimer('balance');
 
   // Validate on the worker with the defaults filled in; short timeouts until the recipe says otherwise.
   const ctx = await timed('prepare', () =>

@@ -8,9 +8,9 @@
 // continues as new, carrying the step count and the checkpoint reference.
 import { ApplicationFailure, continueAsNew, proxyActivities, setCurrentDetails, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
+import { stepOptions } from './steps.ts';
 import type { KeptGroups } from '../activities/grpo-dynamic.ts';
 import type { FileRef } from '../activities/grpo.ts';
-import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import type { GrpoContext } from '../schemas/grpo.ts';
 import type { CheckpointRef, GrpoStageResult } from '../schemas/stage.ts';
 
@@ -68,12 +68,7 @@ async function dynamicSample(rollout: Acts, ctx: GrpoContext, ckpt: CheckpointRe
 
 
 function acts(queue: string, heartbeatS: number, attempts: number) {
-  return proxyActivities<typeof activities>({
-    taskQueue: queue,
-    startToCloseTimeout: '24 hours',
-    heartbeatTimeout: `${heartbeatS} seconds`,
-    retry: { maximumAttempts: attempts, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
-  });
+  return proxyActivities<typeof activities>(stepOptions({ heartbeatTimeoutS: heartbeatS, maxAttempts: attempts, startToClose: '24 hours', taskQueue: queue }));
 }
 
 /** Starts the GRPO stage (one JSON object: the recipe with `model` and `grpo`), or resumes after continue-as-new. */

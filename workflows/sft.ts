@@ -3,32 +3,20 @@
 // final checkpoint as a Hugging Face directory -> audit. Steps exchange references (paths + sha256), never rows.
 import { ApplicationFailure, proxyActivities, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { prepareStage, SftActivities } from '../activities/index.ts';
-import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
+import { stepOptions, stepTimer } from './steps.ts';
 import type { Recipe } from '../schemas/recipe.ts';
-import type { SftStageResult, StepMetrics, StepTiming } from '../schemas/stage.ts';
+import type { SftStageResult, StepMetrics } from '../schemas/stage.ts';
 
 type Steps = SftActivities & { prepareStage: typeof prepareStage };
 
 function steps(heartbeatTimeoutS: number, maxAttempts: number, summary?: string) {
-  return proxyActivities<Steps>({
-    summary,
-    startToCloseTimeout: '7 days',
-    heartbeatTimeout: `${heartbeatTimeoutS} seconds`,
-    retry: { maximumAttempts: maxAttempts, initialInterval: '1 second', backoffCoefficient: 2, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
-  });
+  return proxyActivities<Steps>(stepOptions({ heartbeatTimeoutS, maxAttempts, startToClose: '7 days', summary }));
 }
 
 /** Starts the SFT stage on its own (one JSON object: the recipe) or as a child of the pipeline. */
 export async function sftWorkflow(recipe: Recipe): Promise<SftStageResult> {
   const startedAt = new Date().toISOString();
-  const timings: StepTiming[] = [];
-  const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    setCurrentDetails(`**sft**: ${step}`);
-    const out = await work();
-    timings.push({ step, startedAt: new Date(t0).toISOString(), ms: Date.now() - t0 });
-    return out;
-  };
+  const { timings, timed } = stepTimer('sft');
 
   const ctx = await timed('prepare', () => steps(30, 3).prepareStage({ recipe, stage: 'sft', workflowId: workflowInfo().workflowId }));
   const { sft, model, runtime, seed } = ctx.recipe;

@@ -3,7 +3,7 @@
 // it) and the final checkpoint is byte-identical to an uninterrupted run's. The model stays loaded between the
 // epochs of an uninterrupted worker.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,6 +12,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import type { SftStageResult } from '../../schemas/stage.ts';
 import type { TrainHeartbeat } from '../../activities/sft.ts';
+import { PROJECT_ROOT } from '../../infra/paths.ts';
 import { killHard, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
 import { sftData, runSft, sftRecipe, type SftData } from '../support/sft-run.ts';
 
@@ -20,12 +21,29 @@ let data: SftData;
 const out = mkdtempSync(join(tmpdir(), 'agentrl-sft-crash-'));
 const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
 let clean: SftStageResult;
-// 32 rows, one per step: 32 steps an epoch, checkpoints every 3 steps and at 32 (epoch end), so that an epoch
-// outlasts the SDK's heartbeat throttling (0.8 x the 2 s timeout) and mid-epoch checkpoints reach the server.
-const recipe = () => sftRecipe(data, out, { epochs: 2, batch_size: 1, save_every_steps: 3 }, { runtime: { heartbeat_timeout_s: 2, max_attempts: 4 } });
+// 32 rows, one per step: 32 steps an epoch, checkpoints every 3 steps and at 32 (epoch end). The SDK sends a
+// heartbeat at most every 0.8 x the 2 s timeout, so mid-epoch checkpoints reach the server only if the training
+// outlasts a few of those intervals: a wider model than the tiny one (same tokenizer, seeded initialisation) and
+// four epochs keep it so on a quiet machine too.
+const EPOCHS = 4;
+const STEPS = 32 * EPOCHS;
+let modelDir: string;
+const recipe = () =>
+  sftRecipe(data, out, { epochs: EPOCHS, batch_size: 1, save_every_steps: 3 }, { runtime: { heartbeat_timeout_s: 2, max_attempts: 4 }, model: { path: modelDir, init_seed: 1 } });
+
+/** The tiny model's tokenizer and template with a wider, deeper config (no weights: init_seed initialises them). */
+function widerModel(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'agentrl-sft-crash-model-'));
+  const tiny = join(PROJECT_ROOT, 'recipes/models/tiny');
+  for (const f of readdirSync(tiny)) if (f !== 'config.json') copyFileSync(join(tiny, f), join(dir, f));
+  const config = JSON.parse(readFileSync(join(tiny, 'config.json'), 'utf8'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, hidden_size: 256, intermediate_size: 768, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 32 }));
+  return dir;
+}
 
 before(async () => {
   data = sftData();
+  modelDir = widerModel();
   env = await startTestServer();
 });
 
@@ -74,8 +92,8 @@ test('uninterrupted: the model stays loaded on the worker between epochs', async
   clean = await runSft(env.client, queue, recipe(), 'clean');
   await killHard(w);
   assert.equal(clean.counts.stepsPerEpoch, 32);
-  assert.deepEqual(clean.epochs.map((e) => [e.step, e.loaded]), [[32, true], [64, false]], 'epoch 1 loads the step-0 checkpoint, epoch 2 reuses the held model');
-  assert.deepEqual(clean.checkpoint.position, { epoch: 2, batch: 0 });
+  assert.deepEqual(clean.epochs.map((e) => [e.step, e.loaded]), Array.from({ length: EPOCHS }, (_, e) => [32 * (e + 1), e === 0]), 'epoch 1 loads the step-0 checkpoint, later epochs reuse the held model');
+  assert.deepEqual(clean.checkpoint.position, { epoch: EPOCHS, batch: 0 });
 });
 
 test('SIGKILL mid-epoch: a new worker resumes from the heartbeat checkpoint; same final bytes', async () => {
@@ -84,7 +102,7 @@ test('SIGKILL mid-epoch: a new worker resumes from the heartbeat checkpoint; sam
   assert.equal(result.epochs[killedAt.checkpoint.position.epoch].loaded, true, 'the new worker loaded the model from the checkpoint');
   assert.equal(result.checkpoint.sha256, clean.checkpoint.sha256);
   assert.deepEqual(result.model.files.map((f) => f.sha256), clean.model.files.map((f) => f.sha256));
-  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 64 }, (_, i) => i + 1), 'no step twice in the metrics');
+  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: STEPS }, (_, i) => i + 1), 'no step twice in the metrics');
 });
 
 test('SIGKILL at an epoch boundary: the resumed run continues with the next epoch; same final bytes', async () => {
@@ -92,6 +110,6 @@ test('SIGKILL at an epoch boundary: the resumed run continues with the next epoc
   const { result, killedAt } = await crashRun('boundary', (h) => h.checkpoint.position.epoch === 1 && h.checkpoint.position.batch === 0 && h.step === h.checkpoint.step);
   assert.deepEqual(killedAt.checkpoint.position, { epoch: 1, batch: 0 });
   assert.equal(result.checkpoint.sha256, clean.checkpoint.sha256, 'neither epoch 1 again nor epoch 2 skipped');
-  assert.deepEqual(result.checkpoint.position, { epoch: 2, batch: 0 });
-  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: 64 }, (_, i) => i + 1));
+  assert.deepEqual(result.checkpoint.position, { epoch: EPOCHS, batch: 0 });
+  assert.deepEqual(await metricSteps(result.metrics.path), Array.from({ length: STEPS }, (_, i) => i + 1));
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killHard, pendingActivities, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor } from '../support/temporal.ts';
+import { killHard, pendingActivities, startTestServer, uniqueQueue, waitFor, workerProcesses } from '../support/temporal.ts';
 import type { TestServer } from '../support/temporal.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
 import { loadChatModel } from '../../chat/index.ts';
@@ -16,7 +16,7 @@ import type { GrpoStageResult } from '../../schemas/stage.ts';
 
 const TINY = new URL('../../recipes/models/tiny/', import.meta.url).pathname;
 let env: TestServer;
-const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
+const workers = workerProcesses(() => env.server.address);
 const dir = mkdtempSync(join(tmpdir(), 'grpo-crash-'));
 
 before(async () => {
@@ -24,15 +24,9 @@ before(async () => {
   writeFileSync(join(dir, 'rl.parquet'), rlParquetBytes(RL_ROWS));
 });
 after(async () => {
-  for (const w of workers) await killHard(w);
+  await workers.killAll();
   await env?.close();
 });
-
-function worker(queue: string) {
-  const w = spawnWorkerProcess(env.server.address, queue);
-  workers.push(w);
-  return w;
-}
 
 function recipe(out: string) {
   return {
@@ -63,19 +57,19 @@ async function retried(workflowId: string): Promise<string[]> {
 
 test('SIGKILL during a rollout and an update, a server restart mid-step: byte-identical final checkpoint, no metrics twice', async () => {
   const cleanQueue = uniqueQueue('grpo-clean');
-  const ref = worker(cleanQueue);
+  const ref = workers.spawn(cleanQueue);
   const clean = (await env.client.workflow.execute('grpoWorkflow', { taskQueue: cleanQueue, workflowId: 'grpo-clean', args: [recipe(join(dir, 'clean'))] })) as GrpoStageResult;
   await killHard(ref);
 
   const queue = uniqueQueue('grpo-crash');
-  const first = worker(queue);
+  const first = workers.spawn(queue);
   const handle = await env.client.workflow.start('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-crashed', args: [recipe(join(dir, 'crashed'))] });
   await started('grpo-crashed', 'grpoRollout');
   await killHard(first);
-  const second = worker(queue);
+  const second = workers.spawn(queue);
   await started('grpo-crashed', 'grpoUpdateStep');
   await killHard(second);
-  worker(queue);
+  workers.spawn(queue);
   await waitFor('step 2 rollouts', async () => (await pendingActivities(env.client, 'grpo-crashed')).some((a) => a.name === 'grpoRollout'), 180_000, 20);
   await env.server.stop();
   await env.server.start();
@@ -105,17 +99,17 @@ test('SIGKILL during scoring: the retried scoring ends with the uninterrupted ch
     grpo: { data: { files: [data] }, val: { fraction: 0.3 }, epochs: 1, batch_size: 2, n: 2, max_response_length: 256, max_turns: 2, lr: 1e-3, reward: { overlong: { buffer: 128 } }, validation: { every_steps: 0, before_training: false, n: 1 }, tool: { concurrency: 1, timeout_s: 5 } },
   });
   const cleanQueue = uniqueQueue('grpo-slow-clean');
-  const ref = worker(cleanQueue);
+  const ref = workers.spawn(cleanQueue);
   const clean = (await env.client.workflow.execute('grpoWorkflow', { taskQueue: cleanQueue, workflowId: 'grpo-slow-clean', args: [slowRecipe(join(dir, 'slow-clean'))] })) as GrpoStageResult;
   await killHard(ref);
   assert.equal(clean.last?.['critic/score/mean'], 1, 'the taught answer passes every test');
 
   const queue = uniqueQueue('grpo-slow');
-  const first = worker(queue);
+  const first = workers.spawn(queue);
   const handle = await env.client.workflow.start('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-slow-crashed', args: [slowRecipe(join(dir, 'slow-crashed'))] });
   await started('grpo-slow-crashed', 'grpoScore');
   await killHard(first);
-  worker(queue);
+  workers.spawn(queue);
   const crashed = (await handle.result()) as GrpoStageResult;
   assert.ok((await retried('grpo-slow-crashed')).includes('grpoScore'), 'scoring was retried');
   assert.equal(crashed.checkpoint.sha256, clean.checkpoint.sha256, 'byte-identical final checkpoint');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killHard, pendingActivities, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor } from '../support/temporal.ts';
+import { killHard, pendingActivities, startTestServer, uniqueQueue, waitFor, workerProcesses } from '../support/temporal.ts';
 import type { TestServer } from '../support/temporal.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
 import { readTrajectoryFile } from '../../schemas/trajectory.ts';
@@ -16,7 +16,7 @@ import { stepPrompts } from '../../activities/grpo-data.ts';
 
 const TINY = new URL('../../recipes/models/tiny/', import.meta.url).pathname;
 let env: TestServer;
-const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
+const workers = workerProcesses(() => env.server.address);
 const dir = mkdtempSync(join(tmpdir(), 'grpo-epoch-'));
 
 before(async () => {
@@ -24,15 +24,9 @@ before(async () => {
   writeFileSync(join(dir, 'rl.parquet'), rlParquetBytes(RL_ROWS));
 });
 after(async () => {
-  for (const w of workers) await killHard(w);
+  await workers.killAll();
   await env?.close();
 });
-
-function worker(queue: string) {
-  const w = spawnWorkerProcess(env.server.address, queue);
-  workers.push(w);
-  return w;
-}
 
 const SEED = 31;
 function recipe(out: string) {
@@ -72,23 +66,23 @@ async function stepUids(work: string, step: number): Promise<string[]> {
 
 test('SIGKILL at the epoch boundary: epoch 2 starts with its own first prompts, no step skipped or repeated', async () => {
   const cleanQueue = uniqueQueue('grpo-epoch-clean');
-  const ref = worker(cleanQueue);
+  const ref = workers.spawn(cleanQueue);
   const clean = (await env.client.workflow.execute('grpoWorkflow', { taskQueue: cleanQueue, workflowId: 'grpo-epoch-clean', args: [recipe(join(dir, 'clean'))] })) as GrpoStageResult;
   await killHard(ref);
   assert.equal(clean.steps, 4);
 
   const queue = uniqueQueue('grpo-epoch');
-  const first = worker(queue);
+  const first = workers.spawn(queue);
   const handle = await env.client.workflow.start('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-epoch-crashed', args: [recipe(join(dir, 'crashed'))] });
   const work = join(dir, 'crashed', 'grpo-epoch-crashed', 'grpo', 'work');
   // The last update of epoch 1 (step 2 is scored, so the update running is step 2's).
   await running('grpo-epoch-crashed', 'grpoUpdateStep', join(work, 'scored', `step-${pad(2)}.arrow`));
   await killHard(first);
-  const second = worker(queue);
+  const second = workers.spawn(queue);
   // The first rollouts of epoch 2 (step 3).
   await running('grpo-epoch-crashed', 'grpoRollout', join(work, 'rollouts', `step-${pad(3)}`));
   await killHard(second);
-  worker(queue);
+  workers.spawn(queue);
   const crashed = (await handle.result()) as GrpoStageResult;
 
   assert.equal(crashed.steps, 4);

@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { PipelineResult } from '../../schemas/stage.ts';
-import { killHard, pendingActivities, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
+import { killHard, pendingActivities, startTestServer, uniqueQueue, waitFor, type TestServer, workerProcesses } from '../support/temporal.ts';
 import { generateSources, recipeFor, runPipeline } from '../support/balance-run.ts';
 
 let env: TestServer;
 let data: string;
 const out = mkdtempSync(join(tmpdir(), 'agentrl-crash-'));
-const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
+const workers = workerProcesses(() => env.server.address);
 
 before(async () => {
   data = generateSources();
@@ -20,15 +20,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const w of workers) await killHard(w);
+  await workers.killAll();
   await env.close();
 });
-
-function worker(queue: string) {
-  const w = spawnWorkerProcess(env.server.address, queue);
-  workers.push(w);
-  return w;
-}
 
 /** Waits until an ingest step of the run's balance stage is executing on a worker. */
 async function ingestRunning(runId: string): Promise<void> {
@@ -47,15 +41,15 @@ async function retriedActivities(workflowId: string): Promise<number> {
 
 test('SIGKILL of the worker mid-stage: a new worker finishes with byte-identical output', async () => {
   const queue = uniqueQueue('crash');
-  const reference = worker(queue);
+  const reference = workers.spawn(queue);
   const clean = await runPipeline(env.client, queue, recipeFor(data, out), 'clean');
   await killHard(reference);
 
-  const first = worker(queue);
+  const first = workers.spawn(queue);
   const handle = await env.client.workflow.start('pipelineWorkflow', { taskQueue: queue, workflowId: 'crashed', args: [recipeFor(data, out)] });
   await ingestRunning('crashed');
   await killHard(first);
-  worker(queue);
+  workers.spawn(queue);
   const crashed = (await handle.result()) as PipelineResult;
 
   assert.ok((await retriedActivities('crashed.balance')) > 0, 'the killed step was retried on the new worker');
@@ -69,7 +63,7 @@ test('SIGKILL of the worker mid-stage: a new worker finishes with byte-identical
 
 test('restarting the dev server mid-run: the run completes from its persisted state', async () => {
   const queue = uniqueQueue('restart');
-  worker(queue);
+  workers.spawn(queue);
   const handle = await env.client.workflow.start('pipelineWorkflow', { taskQueue: queue, workflowId: 'restarted', args: [recipeFor(data, out)] });
   await ingestRunning('restarted');
   await env.server.stop();

@@ -13,13 +13,13 @@ import { compressors } from 'hyparquet-compressors';
 import type { SftStageResult } from '../../schemas/stage.ts';
 import type { TrainHeartbeat } from '../../activities/sft.ts';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
-import { killHard, spawnWorkerProcess, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
+import { killHard, startTestServer, uniqueQueue, waitFor, type TestServer, workerProcesses } from '../support/temporal.ts';
 import { sftData, runSft, sftRecipe, type SftData } from '../support/sft-run.ts';
 
 let env: TestServer;
 let data: SftData;
 const out = mkdtempSync(join(tmpdir(), 'agentrl-sft-crash-'));
-const workers: ReturnType<typeof spawnWorkerProcess>[] = [];
+const workers = workerProcesses(() => env.server.address);
 let clean: SftStageResult;
 // 32 rows, one per step: 32 steps an epoch, checkpoints every 3 steps and at 32 (epoch end). The SDK sends a
 // heartbeat at most every 0.8 x the 2 s timeout, so mid-epoch checkpoints reach the server only if the training
@@ -48,15 +48,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const w of workers) await killHard(w);
+  await workers.killAll();
   await env.close();
 });
-
-function worker(queue: string) {
-  const w = spawnWorkerProcess(env.server.address, queue);
-  workers.push(w);
-  return w;
-}
 
 /** The last heartbeat of the SFT stage's running train step, as the server holds it. */
 async function trainHeartbeat(workflowId: string): Promise<TrainHeartbeat | 'closed' | undefined> {
@@ -69,7 +63,7 @@ async function trainHeartbeat(workflowId: string): Promise<TrainHeartbeat | 'clo
 
 async function crashRun(id: string, killWhen: (h: TrainHeartbeat) => boolean): Promise<{ result: SftStageResult; killedAt: TrainHeartbeat }> {
   const queue = uniqueQueue(id);
-  const first = worker(queue);
+  const first = workers.spawn(queue);
   const handle = await env.client.workflow.start('sftWorkflow', { taskQueue: queue, workflowId: id, args: [recipe()] });
   const killedAt = await waitFor(`a heartbeat of ${id} to kill at`, async () => {
     const h = await trainHeartbeat(id);
@@ -77,7 +71,7 @@ async function crashRun(id: string, killWhen: (h: TrainHeartbeat) => boolean): P
   }, 300_000, 30);
   assert.notEqual(killedAt, 'closed', `${id} finished before a heartbeat to kill at reached the server`);
   await killHard(first);
-  worker(queue);
+  workers.spawn(queue);
   return { result: (await handle.result()) as SftStageResult, killedAt: killedAt as TrainHeartbeat };
 }
 
@@ -88,7 +82,7 @@ async function metricSteps(path: string): Promise<number[]> {
 
 test('uninterrupted: the model stays loaded on the worker between epochs', async () => {
   const queue = uniqueQueue('clean');
-  const w = worker(queue);
+  const w = workers.spawn(queue);
   clean = await runSft(env.client, queue, recipe(), 'clean');
   await killHard(w);
   assert.equal(clean.counts.stepsPerEpoch, 32);

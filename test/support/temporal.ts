@@ -88,3 +88,21 @@ export async function startInProcessWorker(address: string, taskQueue: string): 
     },
   };
 }
+
+/**
+ * Worker processes a crash test spawns and kills: `spawn` starts `agentrl worker` on a queue and remembers it,
+ * `killAll` (in the file's `after`) makes sure none outlives the test.
+ */
+export function workerProcesses(address: () => string): { spawn(queue: string): ReturnType<typeof spawnWorkerProcess>; killAll(): Promise<void> } {
+  const spawned: ReturnType<typeof spawnWorkerProcess>[] = [];
+  return {
+    spawn(queue) {
+      const w = spawnWorkerProcess(address(), queue);
+      spawned.push(w);
+      return w;
+    },
+    async killAll() {
+      for (const w of spawned) await killHard(w);
+    },
+  };
+}

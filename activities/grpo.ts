@@ -22,7 +22,7 @@ import { codeVersion } from './stage.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
 import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from './grpo-data.ts';
 import { scoredPath } from './grpo-dynamic.ts';
-import { policyFor, sandboxFor, tokenizerFor, toolRunnerFor } from './grpo-resources.ts';
+import { sandboxFor, tokenizerFor, toolRunnerFor, withPolicy } from './grpo-resources.ts';
 
 export interface FileRef {
   path: string;
@@ -143,16 +143,18 @@ export async function grpoRollout(args: { ctx: GrpoContext; step: number; group:
   const row = validation ? all.val[group] : stepPrompts(all.train, ctx.run.seed, g.batch_size, (args.genBatch ?? step - 1) + 1).rows[group];
   if (!row) throw badInput(`grpoRollout: no ${validation ? 'validation' : 'training'} prompt ${group} at step ${step}`);
   const sampling = validation ? { temperature: g.validation.temperature, topP: g.validation.top_p } : { temperature: g.rollout.temperature, topP: g.rollout.top_p, ...(g.rollout.top_k ? { topK: g.rollout.top_k } : {}) };
-  const records = await heartbeating(async () =>
-    runGroup(
-      { run: ctx.runId, step, promptUid: row.uid, dataSource: row.dataSource, ability: row.ability, validation, seed: ctx.run.seed, messages: row.messages },
-      validation ? g.validation.n : g.n,
-      {
-        tok: tokenizerFor(ctx.modelDir),
-        policy: await policyFor(args.ckpt),
-        tools: toolRunnerFor(g.tool),
-        settings: { maxTurns: g.max_turns, maxPromptLength: g.max_prompt_length, maxResponseLength: g.max_response_length, maxCallsPerTurn: g.max_calls_per_turn, ...sampling },
-      },
+  const records = await heartbeating(() =>
+    withPolicy(args.ckpt, (policy) =>
+      runGroup(
+        { run: ctx.runId, step, promptUid: row.uid, dataSource: row.dataSource, ability: row.ability, validation, seed: ctx.run.seed, messages: row.messages },
+        validation ? g.validation.n : g.n,
+        {
+          tok: tokenizerFor(ctx.modelDir),
+          policy,
+          tools: toolRunnerFor(g.tool),
+          settings: { maxTurns: g.max_turns, maxPromptLength: g.max_prompt_length, maxResponseLength: g.max_response_length, maxCallsPerTurn: g.max_calls_per_turn, ...sampling },
+        },
+      ),
     ),
   );
   await mkdir(join(path, '..'), { recursive: true });

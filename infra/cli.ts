@@ -50,11 +50,12 @@ async function cmdRun(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { until: { type: 'string' }, 'run-id': { type: 'string' }, address: { type: 'string' }, 'no-worker': { type: 'boolean' } },
+    options: { until: { type: 'string' }, 'run-id': { type: 'string' }, 'output-dir': { type: 'string' }, address: { type: 'string' }, 'no-worker': { type: 'boolean' } },
   });
   if (positionals.length !== 1) throw new UsageError('run takes one recipe file');
   if (values.until && !STAGES.includes(values.until as Stage)) throw new UsageError(`--until must be one of ${STAGES.join(', ')}`);
-  const recipe = loadRecipeFile(positionals[0], { until: values.until as Stage | undefined, run_id: values['run-id'] });
+  const outputDir = values['output-dir'] ? resolve(values['output-dir']) : undefined; // relative to where the command runs
+  const recipe = loadRecipeFile(positionals[0], { until: values.until as Stage | undefined, run_id: values['run-id'], output_dir: outputDir });
   const runId = recipe.run_id ?? defaultRunId(recipe);
   recipe.run_id = runId;
 

@@ -62,6 +62,8 @@ test('2,000 rows, 400 per source, verl layout read back by hyparquet, with an au
   assert.equal(audit.runId, 'e2e-a');
   assert.match(audit.recipeHash, /^[0-9a-f]{64}$/);
   assert.ok(audit.codeVersion.version);
+  assert.equal(audit.recipeName, 'test');
+  assert.deepEqual(audit.recipe, JSON.parse(JSON.stringify({ ...recipeFor(data, out), run_id: 'e2e-a' })), 'the effective recipe, defaults filled (the pipeline names the run)');
   for (const [source, files] of Object.entries(audit.inputs)) {
     assert.ok(files.length > 0, source);
     for (const f of files) assert.equal(f.sha256, await sha256File(f.path), f.path);

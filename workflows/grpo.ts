@@ -22,9 +22,12 @@ export interface GrpoResume {
   /** Generation batches of the seeded prompt order consumed (= step without dynamic sampling; absent: = step). */
   genBatches?: number;
   validatedBefore: boolean;
-  /** When the stage started (the first run's workflow clock) and the prepare step's timing: the audit's. */
-  startedAt: string;
-  timings: StepTiming[];
+  /**
+   * When the stage started (the first run's workflow clock) and the prepare step's timing, for the audit. Absent
+   * in state carried by a run of older code: the chain's start time stands in then.
+   */
+  startedAt?: string;
+  timings?: StepTiming[];
 }
 
 type Acts = ReturnType<typeof acts>;
@@ -139,17 +142,19 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     const forced = rtc.continue_as_new_every_steps !== undefined && step % rtc.continue_as_new_every_steps === 0;
     if ((workflowInfo().continueAsNewSuggested || forced) && !final) await continueAsNew<typeof grpoWorkflow>(run, state);
   }
+  const startedAt = state.startedAt ?? info.startTime.toISOString();
+  const before = state.timings ?? [];
   const audit = await learner.grpoWriteAudit({
-    ctx, workflowId: info.workflowId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef, startedAt: state.startedAt, finishedAt: new Date().toISOString(),
-    timings: [...state.timings, trainingTiming(state.timings)],
+    ctx, workflowId: info.workflowId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef, startedAt, finishedAt: new Date().toISOString(),
+    timings: [...before, trainingTiming(startedAt, before)],
   });
   upsertMemo({ grpo: { step: state.step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last, audit: audit.path } });
   return { runId: ctx.runId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef, last };
 }
 
 /** The RL steps (validation included) as one timing: from the end of prepare until now, across continue-as-new. */
-function trainingTiming(before: StepTiming[]): StepTiming {
-  const prepared = before.at(-1)!;
-  const from = Date.parse(prepared.startedAt) + prepared.ms;
+function trainingTiming(startedAt: string, before: StepTiming[]): StepTiming {
+  const prepared = before.at(-1);
+  const from = prepared ? Date.parse(prepared.startedAt) + prepared.ms : Date.parse(startedAt);
   return { step: 'rl steps', startedAt: new Date(from).toISOString(), ms: Date.now() - from };
 }

@@ -21,12 +21,14 @@ function plain(v: any): any {
 }
 
 /** Reads verl RL parquet files; unscorable rows go to rejects (never an exception mid-run). */
-export async function readRlFiles(files: readonly string[]): Promise<{ rows: RlPrompt[]; rejects: RlReject[] }> {
+export async function readRlFiles(files: readonly string[]): Promise<{ rows: RlPrompt[]; rejects: RlReject[]; perFile: { path: string; rows: number }[] }> {
   const rows: RlPrompt[] = [];
   const rejects: RlReject[] = [];
+  const perFile: { path: string; rows: number }[] = [];
   const seen = new Set<string>();
   for (const file of files) {
     const table = tableFromIPC(readParquet(await readFile(file)).intoIPCStream());
+    perFile.push({ path: file, rows: table.numRows });
     for (const name of ['data_source', 'prompt', 'reward_model']) {
       if (!table.getChild(name)) throw Object.assign(new Error(`${file}: not a verl RL parquet (no "${name}" column)`), { name: 'BadInputError' });
     }
@@ -62,7 +64,7 @@ export async function readRlFiles(files: readonly string[]): Promise<{ rows: RlP
       rows.push(row);
     }
   }
-  return { rows, rejects };
+  return { rows, rejects, perFile };
 }
 
 /**

@@ -3,7 +3,7 @@
 import { ApplicationFailure, defineQuery, executeChild, proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
-import { formatDetails } from './details.ts';
+import { formatDetails, runSummary, stageSummary } from './details.ts';
 import { parseRecipe, stagesToRun } from '../schemas/recipe.ts';
 import type { Recipe } from '../schemas/recipe.ts';
 import type { PipelineResult, RunProgress } from '../schemas/stage.ts';
@@ -16,8 +16,11 @@ export const progressQuery = defineQuery<RunProgress>('progress');
 export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> {
   const runId = recipe.run_id ?? workflowInfo().workflowId;
   let stages;
+  let name;
   try {
-    stages = stagesToRun(parseRecipe(recipe, `for run ${runId}`));
+    const parsed = parseRecipe(recipe, `for run ${runId}`);
+    stages = stagesToRun(parsed);
+    name = parsed.name;
   } catch (err) {
     throw ApplicationFailure.create({ type: 'RecipeError', message: (err as Error).message, nonRetryable: true });
   }
@@ -29,25 +32,34 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     heartbeatTimeout: '60 seconds',
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
   });
-  // The pipeline's own page says where the run is; each stage's page has the stage's details.
+  // The pipeline's own page says what the run is (its first line: the summary a UI-started run lacks) and where it
+  // is; each stage's page has the stage's details.
+  const summary = runSummary(name, stages);
   const showProgress = (step: string, paths: [string, string][] = []) =>
     setCurrentDetails(formatDetails({
-      heading: `**agentrl** run \`${runId}\``,
+      heading: `**${summary}** (run \`${runId}\`)`,
       values: [['stages', stages.join(' -> ')], ['done', progress.done.join(', ') || '-'], ['now', step]],
       paths: [...paths, ...stages.map((s): [string, string] => [`${s} details`, `${workflowInfo().workflowId}.${s}`])],
     }));
   for (const stage of stages) {
     progress.stage = stage;
     showProgress(`${stage} (child workflow ${workflowInfo().workflowId}.${stage})`);
-    upsertSearchAttributes({ AgentrlRecipe: [recipe.name ?? 'agentrl'], AgentrlStage: [stage] });
-    const options = { args: [{ ...recipe, run_id: runId }] as [Recipe], workflowId: `${workflowInfo().workflowId}.${stage}` };
+    upsertSearchAttributes({ AgentrlRecipe: [name], AgentrlStage: [stage] });
+    // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path.
+    const model = stage === 'grpo' && result.stages.sft ? { path: result.stages.sft.model.dir } : recipe.model;
+    const options = {
+      args: [{ ...recipe, run_id: runId, model }] as [Recipe],
+      workflowId: `${workflowInfo().workflowId}.${stage}`,
+      // The Web UI labels the child on the pipeline's timeline with its summary and shows both on the child's page.
+      staticSummary: stageSummary(name, stages, stage, runId),
+      staticDetails: formatDetails({
+        heading: `stage **${stage}** of **${summary}**`,
+        values: [['run', runId], ['pipeline', workflowInfo().workflowId], ['stage', `${stages.indexOf(stage) + 1} of ${stages.length}`], ['model', model?.path]],
+      }),
+    };
     if (stage === 'balance') result.stages.balance = await executeChild(balanceWorkflow, options);
     else if (stage === 'sft') result.stages.sft = await executeChild(sftWorkflow, options);
-    else if (stage === 'grpo') {
-      // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path.
-      const model = result.stages.sft ? { path: result.stages.sft.model.dir } : recipe.model;
-      result.stages.grpo = await executeChild(grpoWorkflow, { args: [{ ...recipe, run_id: runId, model }], workflowId: options.workflowId });
-    }
+    else if (stage === 'grpo') result.stages.grpo = await executeChild(grpoWorkflow, options);
     progress.done.push(stage);
   }
   progress.step = 'report';

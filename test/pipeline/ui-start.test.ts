@@ -3,7 +3,7 @@
 // the paths the JSON spells decide. The whole recipe started from the Web UI's form: test/browser/web-ui.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { findTemporalCli } from '../../infra/temporal-cli.ts';
@@ -11,18 +11,16 @@ import { PROJECT_ROOT, stateDir } from '../../infra/paths.ts';
 import type { PipelineResult } from '../../schemas/stage.ts';
 import { startInProcessWorker, startTestServer, type TestServer } from '../support/temporal.ts';
 import { writeDemoData } from '../../datasets/demo/index.ts';
+import { readmeStartInput } from '../browser/ui-input.ts';
 
 let env: TestServer;
 let worker: { stop(): Promise<void> };
 const runId = `ui-start-${process.pid}`;
 
+/** The README's input as JSON text, with `until: balance`: the README shows the whole demo recipe. */
 function readmeInput(): { json: string; taskQueue: string } {
-  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
-  const block = /<!-- ui-start-input -->\s*```json\n([\s\S]*?)```/.exec(readme);
-  assert.ok(block, 'README shows the Start Workflow input');
-  const queue = /task queue `([^`]+)`/.exec(readme);
-  assert.ok(queue, 'README names the task queue');
-  return { json: JSON.stringify({ ...JSON.parse(block[1]), until: 'balance' }), taskQueue: queue[1] };
+  const { input, taskQueue } = readmeStartInput();
+  return { json: JSON.stringify({ ...input, until: 'balance' }), taskQueue };
 }
 
 before(async () => {

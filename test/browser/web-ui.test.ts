@@ -105,6 +105,11 @@ test('the demo recipe started from the Web UI Start Workflow form completes, and
   assert.match(details, /stages\s+balance -> sft -> grpo/);
   assert.match(details, /done\s+balance, sft, grpo/);
   assert.ok(details.includes(`report: ${reportPath}`), details);
+  // What each stage left: its latest metrics and outputs, on the pipeline's own page.
+  assert.match(details, new RegExp(`balance\\s+${demo.stages.balance!.rlParquet.rows} prompts from 5 sources`));
+  assert.match(details, /sft\s+step \d+: loss [\d.]+/);
+  assert.match(details, new RegExp(`grpo\\s+${demo.stages.grpo!.steps} RL steps, score -?[\\d.]+`));
+  for (const path of [demo.stages.balance!.rlParquet.path, demo.stages.sft!.model.dir, demo.stages.grpo!.checkpoint.path]) assert.ok(details.includes(path), `${path} in ${details}`);
   for (const stage of STAGES) assert.ok(details.includes(`${stage} details: ${runId}.${stage}`), details);
   await page.screenshot({ path: join(shots, '4-demo-current-details.png'), fullPage: true });
 

@@ -21,12 +21,14 @@ function plain(v: any): any {
 }
 
 /** Reads verl RL parquet files; unscorable rows go to rejects (never an exception mid-run). */
-export async function readRlFiles(files: readonly string[]): Promise<{ rows: RlPrompt[]; rejects: RlReject[] }> {
+export async function readRlFiles(files: readonly string[]): Promise<{ rows: RlPrompt[]; rejects: RlReject[]; perFile: { path: string; rows: number }[] }> {
   const rows: RlPrompt[] = [];
   const rejects: RlReject[] = [];
+  const perFile: { path: string; rows: number }[] = [];
   const seen = new Set<string>();
   for (const file of files) {
     const table = tableFromIPC(readParquet(await readFile(file)).intoIPCStream());
+    perFile.push({ path: file, rows: table.numRows });
     for (const name of ['data_source', 'prompt', 'reward_model']) {
       if (!table.getChild(name)) throw Object.assign(new Error(`${file}: not a verl RL parquet (no "${name}" column)`), { name: 'BadInputError' });
     }
@@ -62,15 +64,31 @@ export async function readRlFiles(files: readonly string[]): Promise<{ rows: RlP
       rows.push(row);
     }
   }
-  return { rows, rejects };
+  return { rows, rejects, perFile };
 }
 
-/** Splits off `fraction` of the rows (at least one when there are two or more) by a seeded hash of the uid. */
+/**
+ * Splits off `fraction` of the rows (at least one when there are two or more), each data source in proportion, by
+ * a seeded hash of the uid. Validation reports mean@n per source and averages over sources, and a plain hash split
+ * of a small set can leave a source out. The total is round(fraction * rows); it is shared out by largest remainder
+ * (ties to the source named first).
+ */
 export function splitValidation(rows: readonly RlPrompt[], fraction: number, seed: number): { train: RlPrompt[]; val: RlPrompt[] } {
   const key = (r: RlPrompt) => createHash('sha256').update(`agentrl-grpo-val\u0000${seed}\u0000${r.uid}`).digest('hex');
-  const ranked = [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-  const k = rows.length < 2 ? 0 : Math.max(1, Math.round(fraction * rows.length));
-  const val = new Set(ranked.slice(0, k).map((r) => r.uid));
+  const ranked = rows.map((r) => ({ r, key: key(r) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const bySource = new Map<string, RlPrompt[]>();
+  for (const { r } of ranked) bySource.set(r.dataSource, [...(bySource.get(r.dataSource) ?? []), r]);
+  const total = rows.length < 2 ? 0 : Math.max(1, Math.round(fraction * rows.length));
+  const shares = [...bySource.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([source, group]) => ({ source, group, exact: (total * group.length) / rows.length, take: Math.floor((total * group.length) / rows.length) }));
+  let left = total - shares.reduce((n, s) => n + s.take, 0);
+  for (const s of [...shares].sort((a, b) => b.exact - b.take - (a.exact - a.take))) {
+    if (left === 0) break;
+    s.take++;
+    left--;
+  }
+  const val = new Set(shares.flatMap((s) => s.group.slice(0, s.take).map((r) => r.uid)));
   return { train: rows.filter((r) => !val.has(r.uid)), val: rows.filter((r) => val.has(r.uid)) };
 }
 

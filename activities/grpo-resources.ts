@@ -1,6 +1,8 @@
 // What rollout activities keep loaded on a worker between activities: the chat tokenizer of the model directory,
-// the sandbox (a pool of fork servers, or a SandboxFusion client) and one sampler for the checkpoint the current
-// step rolls out from. A step's group activities on one worker share that sampler; a new checkpoint replaces it.
+// the sandbox (a pool of fork servers, or a SandboxFusion client) and a sampler per checkpoint being rolled out
+// from. A step's group activities on one worker share that sampler. A worker may serve several runs (or a run's
+// step and a late retry of the previous one) at once, so a sampler is closed only once no rollout uses it and a
+// newer checkpoint has been asked for: closing it under a running rollout failed that rollout ("sampler: closed").
 import { canonicalJson } from '../core/canonical-json.ts';
 import { loadChatModel } from '../chat/index.ts';
 import type { ChatTokenizer } from '../chat/index.ts';
@@ -15,7 +17,12 @@ import type { GrpoSection } from '../schemas/grpo.ts';
 
 const tokenizers = new Map<string, ChatTokenizer>();
 const sandboxes = new Map<string, Sandbox & CaseRunner>();
-let policy: { sha256: string; ready: Promise<{ sampler: Sampler; policy: PolicyClient }> } | null = null;
+interface HeldPolicy {
+  ready: Promise<{ sampler: Sampler; policy: PolicyClient }>;
+  users: number;
+}
+const policies = new Map<string, HeldPolicy>();
+let latestPolicy: string | undefined;
 
 export function tokenizerFor(modelDir: string): ChatTokenizer {
   let tok = tokenizers.get(modelDir);
@@ -45,20 +52,43 @@ export function toolRunnerFor(tool: GrpoSection['tool']): ToolRunner {
   return runner;
 }
 
-/** The policy sampling from checkpoint `ref` (loaded and verified once per checkpoint per worker). */
-export function policyFor(ref: CheckpointRef): Promise<PolicyClient> {
-  if (!policy || policy.sha256 !== ref.sha256) {
-    const previous = policy;
+/** Closes the samplers no rollout uses, except the one of the checkpoint asked for last (the next rollouts'). */
+function closeIdlePolicies(): void {
+  for (const [sha256, held] of policies) {
+    if (sha256 === latestPolicy || held.users > 0) continue;
+    policies.delete(sha256);
+    held.ready.then((p) => p.sampler.close()).catch(() => undefined);
+  }
+}
+
+/** Runs `work` with the policy sampling from checkpoint `ref` (loaded and verified once per checkpoint per worker). */
+export async function withPolicy<T>(ref: CheckpointRef, work: (policy: PolicyClient) => Promise<T>): Promise<T> {
+  latestPolicy = ref.sha256;
+  let held = policies.get(ref.sha256);
+  if (!held) {
     const ready = (async () => {
-      if (previous) await (await previous.ready.catch(() => null))?.sampler.close().catch(() => undefined);
       const ckpt = await loadTrainCheckpoint(ref);
       const sampler = await Sampler.create(ckpt.config, { weights: ckpt.weights });
-      return { sampler, policy: new SamplerPolicy(sampler) };
+      return { sampler, policy: new SamplerPolicy(sampler) as PolicyClient };
     })();
-    policy = { sha256: ref.sha256, ready };
+    const entry: HeldPolicy = { ready, users: 0 };
+    policies.set(ref.sha256, entry);
     ready.catch(() => {
-      if (policy?.ready === ready) policy = null;
+      if (policies.get(ref.sha256) === entry) policies.delete(ref.sha256);
     });
+    held = entry;
   }
-  return policy.ready.then((p) => p.policy);
+  held.users++;
+  closeIdlePolicies(); // before this one loads: an older sampler no one uses is freed first
+  try {
+    return await work((await held.ready).policy);
+  } finally {
+    held.users--;
+    closeIdlePolicies();
+  }
+}
+
+/** Samplers held on this worker (tests read it to check that idle ones are freed). */
+export function heldPolicies(): number {
+  return policies.size;
 }

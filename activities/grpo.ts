@@ -13,16 +13,16 @@ import { canonicalJson } from '../core/canonical-json.ts';
 import { sha256Bytes } from '../core/digest.ts';
 import { grpoRunSchema, rewardSettingsOf } from '../schemas/grpo.ts';
 import type { GrpoContext, RlPrompt } from '../schemas/grpo.ts';
-import type { CheckpointRef } from '../schemas/stage.ts';
+import type { CheckpointRef, GrpoCounts, OutputRecord, StepTiming } from '../schemas/stage.ts';
 import { readTrajectoryFile, writeTrajectoryFile } from '../schemas/trajectory.ts';
 import type { TrajectoryRecord } from '../schemas/trajectory.ts';
 import { exportHfModel, loadBaseModel, loadTrainCheckpoint, saveTrainCheckpoint } from '../training/index.ts';
 import { writeNamedArtifact } from '../datasets/artifacts.ts';
-import { codeVersion } from './stage.ts';
+import { codeVersion, inputRecord, modelInputFiles, writeStageAudit } from './stage.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
 import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from './grpo-data.ts';
 import { scoredPath } from './grpo-dynamic.ts';
-import { policyFor, sandboxFor, tokenizerFor, toolRunnerFor } from './grpo-resources.ts';
+import { sandboxFor, tokenizerFor, toolRunnerFor, withPolicy } from './grpo-resources.ts';
 
 export interface FileRef {
   path: string;
@@ -77,15 +77,18 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
   const train = await readRlFiles(await rlFiles({ baseDir, outputRoot, runId }, g.data));
   let split: { train: RlPrompt[]; val: RlPrompt[] };
   const rejects = [...train.rejects];
+  const read = (files: { path: string; rows: number }[]) => Promise.all(files.map((f) => inputRecord(f.path, f.rows)));
+  const inputs: GrpoContext['inputs'] = { rl_data: await read(train.perFile) };
   if ('files' in g.val) {
     const val = await readRlFiles(g.val.files.map((f) => (isAbsolute(f) ? f : resolve(baseDir, f))));
+    inputs.val_data = await read(val.perFile);
     rejects.push(...val.rejects);
     const valUids = new Set(val.rows.map((r) => r.uid));
     split = { train: train.rows.filter((r) => !valUids.has(r.uid)), val: val.rows };
   } else {
     split = splitValidation(train.rows, g.val.fraction, run.seed);
   }
-  await writeNamedArtifact(join(outDir, 'rejects.json'), canonicalJson(rejects, 2), 'json', rejects.length);
+  const rejectsRef = await writeNamedArtifact(join(outDir, 'rejects.json'), canonicalJson(rejects, 2), 'json', rejects.length);
   const spe = grpoStepsPerEpoch(split.train.length, g.batch_size);
   if (spe === 0) throw badInput(`grpo: ${split.train.length} training prompts (after ${rejects.length} rejected and ${split.val.length} for validation) are fewer than batch_size ${g.batch_size}`);
   const prompts = await writeNamedArtifact(join(workDir, 'prompts.json'), canonicalJson({ train: split.train, val: split.val }), 'json', split.train.length + split.val.length);
@@ -94,6 +97,7 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
     throw badInput(`model.path: ${err.message}`);
   });
   tokenizerFor(modelDir); // fail here, not mid-run, when the chat files are missing
+  inputs.model = await Promise.all(modelInputFiles(modelDir, base.files).map((f) => inputRecord(f)));
   const learner = await Learner.create(base.config, base.weights, { optimizer: optimizerOf(run.grpo) });
   let ckpt: CheckpointRef;
   try {
@@ -104,6 +108,8 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
   const ctx: GrpoContext = {
     runId, outDir, workDir, baseDir, modelDir, run,
     prompts: { path: prompts.path, sha256: prompts.sha256 },
+    rejects: { path: rejectsRef.path, sha256: rejectsRef.sha256, rows: rejectsRef.rows },
+    inputs,
     trainCount: split.train.length, valCount: split.val.length, rejected: rejects.length,
     stepsPerEpoch: spe, totalSteps: spe * g.epochs,
   };
@@ -143,16 +149,18 @@ export async function grpoRollout(args: { ctx: GrpoContext; step: number; group:
   const row = validation ? all.val[group] : stepPrompts(all.train, ctx.run.seed, g.batch_size, (args.genBatch ?? step - 1) + 1).rows[group];
   if (!row) throw badInput(`grpoRollout: no ${validation ? 'validation' : 'training'} prompt ${group} at step ${step}`);
   const sampling = validation ? { temperature: g.validation.temperature, topP: g.validation.top_p } : { temperature: g.rollout.temperature, topP: g.rollout.top_p, ...(g.rollout.top_k ? { topK: g.rollout.top_k } : {}) };
-  const records = await heartbeating(async () =>
-    runGroup(
-      { run: ctx.runId, step, promptUid: row.uid, dataSource: row.dataSource, ability: row.ability, validation, seed: ctx.run.seed, messages: row.messages },
-      validation ? g.validation.n : g.n,
-      {
-        tok: tokenizerFor(ctx.modelDir),
-        policy: await policyFor(args.ckpt),
-        tools: toolRunnerFor(g.tool),
-        settings: { maxTurns: g.max_turns, maxPromptLength: g.max_prompt_length, maxResponseLength: g.max_response_length, maxCallsPerTurn: g.max_calls_per_turn, ...sampling },
-      },
+  const records = await heartbeating(() =>
+    withPolicy(args.ckpt, (policy) =>
+      runGroup(
+        { run: ctx.runId, step, promptUid: row.uid, dataSource: row.dataSource, ability: row.ability, validation, seed: ctx.run.seed, messages: row.messages },
+        validation ? g.validation.n : g.n,
+        {
+          tok: tokenizerFor(ctx.modelDir),
+          policy,
+          tools: toolRunnerFor(g.tool),
+          settings: { maxTurns: g.max_turns, maxPromptLength: g.max_prompt_length, maxResponseLength: g.max_response_length, maxCallsPerTurn: g.max_calls_per_turn, ...sampling },
+        },
+      ),
     ),
   );
   await mkdir(join(path, '..'), { recursive: true });
@@ -241,22 +249,50 @@ export async function grpoRecordMetrics(args: { ctx: GrpoContext; step: number; 
   return { path: written.path, sha256: written.sha256, rows: sorted.length };
 }
 
-/** Writes <outDir>/audit.json: inputs, counts (training, validation, rejected rows), outputs, code version. */
-export async function grpoWriteAudit(args: { ctx: GrpoContext; workflowId: string; steps: number; checkpoint: CheckpointRef; metrics: FileRef | null }): Promise<FileRef> {
+/**
+ * Writes <outDir>/audit.json with the fields every stage's audit carries (schemas/stage.ts StageAudit: recipe
+ * name and hash, the effective recipe with defaults filled, start and finish times from the workflow's clock,
+ * inputs and outputs with sha256 and rows, step timings) and the stage's own counts.
+ */
+export async function grpoWriteAudit(args: {
+  ctx: GrpoContext;
+  workflowId: string;
+  startedAt: string;
+  finishedAt: string;
+  timings: StepTiming[];
+  steps: number;
+  checkpoint: CheckpointRef;
+  metrics: FileRef | null;
+}): Promise<FileRef> {
   const { ctx } = args;
   const { run_id: _r, base_dir: _b, ...decisive } = ctx.run;
-  const audit = {
+  // The Hugging Face directory of the last RL step (written by the update or grpoExportFinal): the stage's model.
+  const modelDir = join(ctx.outDir, 'checkpoints', `step-${pad(args.steps)}`);
+  const modelFiles = args.steps > 0 && existsSync(modelDir) ? (await readdir(modelDir)).sort() : [];
+  const model = Object.fromEntries(await Promise.all(modelFiles.map(async (f) => [`model/${f}`, await inputRecord(join(modelDir, f))] as const)));
+  const written = await writeStageAudit<GrpoCounts, OutputRecord>({
+    outDir: ctx.outDir,
     stage: 'grpo',
     runId: ctx.runId,
     workflowId: args.workflowId,
+    recipeName: ctx.run.name,
     recipeHash: sha256Bytes(canonicalJson(decisive)),
     seed: ctx.run.seed,
     codeVersion: codeVersion(),
-    model: ctx.modelDir,
-    prompts: ctx.prompts,
+    startedAt: args.startedAt,
+    finishedAt: args.finishedAt,
+    inputs: ctx.inputs,
     counts: { train: ctx.trainCount, validation: ctx.valCount, rejected: ctx.rejected, stepsPerEpoch: ctx.stepsPerEpoch, steps: args.steps },
-    outputs: { checkpoint: args.checkpoint, metrics: args.metrics, rejects: join(ctx.outDir, 'rejects.json') },
-  };
-  const written = await writeNamedArtifact(join(ctx.outDir, 'audit.json'), canonicalJson(audit, 2), 'json', 0);
+    outputs: {
+      checkpoint: args.checkpoint,
+      ...(args.metrics ? { metrics: args.metrics } : {}),
+      rejects: ctx.rejects,
+      prompts: { ...ctx.prompts, rows: ctx.trainCount + ctx.valCount },
+      ...model,
+    },
+    timings: args.timings,
+    model: { base: ctx.modelDir, dir: modelFiles.length ? modelDir : null, checkpoint: args.checkpoint },
+    recipe: ctx.run,
+  });
   return { path: written.path, sha256: written.sha256, rows: 0 };
 }

@@ -15,22 +15,17 @@ import {
 } from '../training/index.ts';
 import type { BaseDtype, SftHyper } from '../training/index.ts';
 import { tempPathFor } from '../core/atomic-write.ts';
-import { sha256File } from '../core/digest.ts';
 import { commitContentAddressed, verifyArtifact, writeNamedArtifact } from '../datasets/artifacts.ts';
 import { resolveSourceFiles } from '../datasets/balance/index.ts';
 import { tokenizeInThread } from './sft-thread.ts';
 import { failFastOnBadInput } from './step-runner.ts';
+import { inputRecord, modelInputFiles } from './stage.ts';
 import type { ModelCache } from './training-cache.ts';
-import { stat } from 'node:fs/promises';
 import { resolve, isAbsolute } from 'node:path';
 
 /** How often a step heartbeats while it computes: well inside the heartbeat timeout it runs under. */
 function beatEveryMs(ctx: Context): number {
   return Math.max(100, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 15_000) / 4));
-}
-
-async function inputRecord(path: string): Promise<InputFileRecord> {
-  return { path, sha256: await sha256File(path), bytes: (await stat(path)).size };
 }
 
 export interface TokenizeSftResult {
@@ -101,7 +96,7 @@ export function createSftActivities(deps: { models: ModelCache }) {
           return {
             tokens,
             rejects,
-            inputs: await Promise.all(files.map(inputRecord)),
+            inputs: await Promise.all(files.map((f) => inputRecord(f))),
             counts: {
               files: files.length, read: r.perFile.reduce((n, f) => n + f.read, 0), accepted: r.accepted, rejected: r.rejects.length, truncated: r.truncated,
               tokens: r.tokens, trainedTokens: r.trainedTokens, longestRow: r.longestRow, rejectedByReason,
@@ -125,8 +120,8 @@ export function createSftActivities(deps: { models: ModelCache }) {
           config: base.config, rawConfig: base.rawConfig, weights: base.weights, step: 0, position: { epoch: 0, batch: 0 }, extra: {},
           state: { step: 0, optimizer: { m: zeros(shapes), v: zeros(shapes) }, rng: Rng.fromSeed(args.seed, 'learner').state() },
         });
-        const files = [...base.files, join(modelDir, 'config.json'), join(modelDir, 'tokenizer.json'), join(modelDir, 'tokenizer_config.json')];
-        return { checkpoint, modelDir, baseDigest: modelDigest(base.config, base.weights), baseDtype: base.dtype, inputs: await Promise.all(files.map(inputRecord)), memory };
+        const files = modelInputFiles(modelDir, base.files);
+        return { checkpoint, modelDir, baseDigest: modelDigest(base.config, base.weights), baseDtype: base.dtype, inputs: await Promise.all(files.map((f) => inputRecord(f))), memory };
       });
     },
 

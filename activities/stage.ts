@@ -2,13 +2,13 @@
 // The recipe is validated here again because a run started from the Web UI never passed through the CLI.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { parseRecipe, RecipeError } from '../schemas/recipe.ts';
-import type { CodeVersion, StageAudit, StageContext } from '../schemas/stage.ts';
-import type { ArtifactRef } from '../schemas/artifact.ts';
-import { sha256Bytes } from '../core/digest.ts';
+import type { CodeVersion, OutputRecord, StageAudit, StageContext } from '../schemas/stage.ts';
+import type { ArtifactRef, InputFileRecord } from '../schemas/artifact.ts';
+import { sha256Bytes, sha256File } from '../core/digest.ts';
 import { writeNamedArtifact } from '../datasets/artifacts.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
 import { PROJECT_ROOT } from '../core/project-root.ts';
@@ -71,8 +71,20 @@ export async function prepareStage(input: PrepareInput): Promise<StageContext> {
   };
 }
 
+/** An input file as an audit records it: which bytes were read (and how many rows, for a table read whole). */
+export async function inputRecord(path: string, rows?: number): Promise<InputFileRecord> {
+  const record: InputFileRecord = { path, sha256: await sha256File(path), bytes: (await stat(path)).size };
+  if (rows !== undefined) record.rows = rows;
+  return record;
+}
+
+/** The files of a Hugging Face model directory a training stage reads: weights, config and the chat files. */
+export function modelInputFiles(modelDir: string, weightFiles: string[]): string[] {
+  return [...weightFiles, join(modelDir, 'config.json'), join(modelDir, 'tokenizer.json'), join(modelDir, 'tokenizer_config.json')];
+}
+
 /** Writes <outDir>/audit.json (pretty, stable key order) and returns its reference. */
-export async function writeStageAudit(audit: StageAudit & { outDir: string }): Promise<ArtifactRef> {
+export async function writeStageAudit<C, O extends OutputRecord = ArtifactRef>(audit: StageAudit<C, O> & { outDir: string }): Promise<ArtifactRef> {
   const { outDir, ...record } = audit;
   return writeNamedArtifact(join(outDir, 'audit.json'), JSON.stringify(record, null, 2) + '\n', 'json', 0);
 }

@@ -5,12 +5,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { RecipeError, STAGES, type Stage } from '../schemas/recipe.ts';
-import type { PipelineResult, StageAudit, StepMetrics } from '../schemas/stage.ts';
-import { defaultPayloadConverter } from '@temporalio/common';
-import type { TrainHeartbeat } from '../activities/sft.ts';
+import type { PipelineResult, StageAudit } from '../schemas/stage.ts';
 import { connectClient, defaultRunId, followRun, queryProgress, recentPollers, startRun } from './client.ts';
 import { DevServer, serverReachable } from './dev-server.ts';
 import { loadRecipeFile } from './recipe-file.ts';
+import { formatGrpoMetrics, formatSftMetrics, grpoProgress, sftProgress } from './progress.ts';
 import type { createWorker as CreateWorker } from './worker.ts';
 import { DEFAULT_ADDRESS, NAMESPACE, TASK_QUEUE } from './settings.ts';
 
@@ -51,11 +50,12 @@ async function cmdRun(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { until: { type: 'string' }, 'run-id': { type: 'string' }, address: { type: 'string' }, 'no-worker': { type: 'boolean' } },
+    options: { until: { type: 'string' }, 'run-id': { type: 'string' }, 'output-dir': { type: 'string' }, address: { type: 'string' }, 'no-worker': { type: 'boolean' } },
   });
   if (positionals.length !== 1) throw new UsageError('run takes one recipe file');
   if (values.until && !STAGES.includes(values.until as Stage)) throw new UsageError(`--until must be one of ${STAGES.join(', ')}`);
-  const recipe = loadRecipeFile(positionals[0], { until: values.until as Stage | undefined, run_id: values['run-id'] });
+  const outputDir = values['output-dir'] ? resolve(values['output-dir']) : undefined; // relative to where the command runs
+  const recipe = loadRecipeFile(positionals[0], { until: values.until as Stage | undefined, run_id: values['run-id'], output_dir: outputDir });
   const runId = recipe.run_id ?? defaultRunId(recipe);
   recipe.run_id = runId;
 
@@ -99,7 +99,7 @@ function printResult(result: PipelineResult): void {
   const g = result.stages.grpo;
   if (g) {
     console.log(`grpo: ${g.steps} RL steps -> checkpoint ${g.checkpoint.path}`);
-    if (g.last) console.log(`  last step: score ${g.last['critic/score/mean']?.toFixed(3)}, pg_loss ${g.last['actor/pg_loss']?.toFixed(4)}, tool calls ${g.last['tool_call_counts/mean']?.toFixed(2)}`);
+    if (g.last) console.log(`  last step: ${formatGrpoMetrics(g.last)}`);
     if (g.metrics) console.log(`  metrics: ${g.metrics.path}`);
   }
   if (result.report) console.log(`report: ${result.report}`);
@@ -110,15 +110,10 @@ function printSft(result: PipelineResult): void {
   if (!s) return;
   console.log(`sft: ${s.counts.accepted} conversations trained (${s.counts.rejected} rejected), ${s.counts.steps} steps -> ${s.model.dir}`);
   console.log(`  model digest ${s.modelDigest}`);
-  if (s.last) console.log(`  last step: ${formatMetrics(s.last)}`);
+  if (s.last) console.log(`  last step: ${formatSftMetrics(s.last)}`);
   console.log(`  metrics: ${s.metrics.path}`);
   console.log(`  rejects: ${s.rejects.rows} rows -> ${s.rejects.path}`);
   console.log(`  audit:   ${s.audit.path}`);
-}
-
-function formatMetrics(m: StepMetrics): string {
-  return `step ${m.step} (epoch ${m.epoch + 1}): loss ${m.loss.toFixed(4)}, grad norm ${m.grad_norm.toFixed(3)}, lr ${m.lr.toExponential(2)}, ` +
-    `${m.tokens} tokens (${m.trained_tokens} trained), ${m.seconds.toFixed(2)} s, ${m.tokens_per_s.toFixed(0)} tokens/s`;
 }
 
 function printBalance(result: PipelineResult): void {
@@ -173,7 +168,8 @@ async function cmdStatus(args: string[]): Promise<number> {
     const child = await client.workflow.getHandle(`${runId}.balance`).describe().catch(() => undefined);
     const balanceMemo = (child?.memo ?? memo).balance as Record<string, unknown> | undefined;
     if (balanceMemo) console.log(`  balance: ${JSON.stringify(balanceMemo)}`);
-    await printSftStatus(client, runId, memo);
+    await printSftStatus(client, runId);
+    await printGrpoStatus(client, runId);
     if (d.status.name === 'FAILED') {
       await handle.result().catch((err) => console.log(`  failure: ${failureMessage(err)}`));
     }
@@ -181,30 +177,23 @@ async function cmdStatus(args: string[]): Promise<number> {
   });
 }
 
-/** The SFT stage's state: its memo (updated after each epoch) or, mid-epoch, the train step's last heartbeat. */
-async function printSftStatus(client: Client, runId: string, runMemo: Record<string, unknown>): Promise<void> {
-  // The stage runs as `<run-id>.sft` under the pipeline, or as the run itself when started alone.
-  const ids = [`${runId}.sft`, runId];
-  for (const id of ids) {
-    const raw = await client.workflowService
-      .describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId: id } })
-      .catch(() => undefined);
-    if (!raw) continue;
-    const d = await client.workflow.getHandle(id).describe();
-    const memo = ((id === runId ? runMemo : d.memo) ?? {}).sft as { state?: string; step?: number; steps?: number; epoch?: number; epochs?: number; last?: StepMetrics; model?: string; audit?: string } | undefined;
-    const pending = (raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'trainSftEpoch');
-    const beat = pending?.heartbeatDetails?.payloads?.[0] ? (defaultPayloadConverter.fromPayload(pending.heartbeatDetails.payloads[0]) as TrainHeartbeat) : undefined;
-    if (!memo && !beat) continue;
-    const state = memo?.state === 'done' ? 'done' : d.status.name === 'RUNNING' ? 'training' : d.status.name.toLowerCase();
-    const step = beat?.step ?? memo?.step;
-    console.log(`  sft: ${state}, step ${step ?? 0}${memo?.steps ? `/${memo.steps}` : ''}${pending && (pending.attempt ?? 1) > 1 ? ` (attempt ${pending.attempt})` : ''}`);
-    const last = beat?.last ?? memo?.last;
-    if (last) console.log(`    latest: ${formatMetrics(last)}`);
-    if (beat?.checkpoint) console.log(`    last checkpoint: ${beat.checkpoint.path}`);
-    if (memo?.model) console.log(`    model: ${memo.model}`);
-    if (memo?.audit) console.log(`    audit: ${memo.audit}`);
-    return;
-  }
+async function printSftStatus(client: Client, runId: string): Promise<void> {
+  const s = await sftProgress(client, runId);
+  if (!s) return;
+  console.log(`  sft: ${s.state}, step ${s.step}${s.steps ? `/${s.steps}` : ''}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}`);
+  if (s.last) console.log(`    latest: ${formatSftMetrics(s.last)}`);
+  if (s.checkpoint) console.log(`    last checkpoint: ${s.checkpoint}`);
+  if (s.model) console.log(`    model: ${s.model}`);
+  if (s.audit) console.log(`    audit: ${s.audit}`);
+}
+
+async function printGrpoStatus(client: Client, runId: string): Promise<void> {
+  const g = await grpoProgress(client, runId);
+  if (!g) return;
+  console.log(`  grpo: ${g.state}, RL step ${g.step}/${g.totalSteps}`);
+  if (g.metrics) console.log(`    latest: ${formatGrpoMetrics(g.metrics)}`);
+  if (g.checkpoint) console.log(`    checkpoint: ${g.checkpoint}`);
+  if (g.audit) console.log(`    audit: ${g.audit}`);
 }
 
 async function cmdAudit(args: string[]): Promise<number> {

@@ -4,6 +4,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, type Workflow
 import { type Recipe, stagesToRun } from '../schemas/recipe.ts';
 import { runSummary } from '../workflows/details.ts';
 import type { PipelineResult, RunProgress } from '../schemas/stage.ts';
+import { progressLine } from './progress.ts';
 import { NAMESPACE, TASK_QUEUE } from './settings.ts';
 
 export async function connectClient(address: string, namespace = NAMESPACE): Promise<Client> {
@@ -61,10 +62,13 @@ export interface FollowOptions {
   /** After this long without a worker taking the run's next task, say what the run waits for (default 5 s). */
   waitNoticeMs?: number;
   taskQueue?: string;
+  /** How often to print the training stage's progress (step, loss or reward) when it changed (default 10 s). */
+  progressEveryMs?: number;
 }
 
 /**
- * Prints what the run is doing whenever it changes, until it closes; returns the result or throws its failure.
+ * Prints what the run is doing whenever it changes (its steps; the training stage's step and metrics at most every
+ * 10 s), until it closes; returns the result or throws its failure.
  * It never waits silently: when a task of the run has sat unclaimed for `waitNoticeMs`, it says which task waits
  * for a worker on which queue (and again every 30 s while it waits).
  */
@@ -73,6 +77,8 @@ export async function followRun(client: Client, handle: WorkflowHandle, opts: Fo
   const noticeMs = opts.waitNoticeMs ?? 5_000;
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   let last = '';
+  let lastProgress = '';
+  let progressAt = 0;
   let waitingSince: number | undefined;
   let noticed = 0;
   const result = handle.result() as Promise<PipelineResult>;
@@ -83,6 +89,12 @@ export async function followRun(client: Client, handle: WorkflowHandle, opts: Fo
     if (state.running && state.running !== last) {
       say(state.running);
       last = state.running;
+    }
+    if (Date.now() - progressAt >= (opts.progressEveryMs ?? 10_000)) {
+      progressAt = Date.now();
+      const line = await progressLine(client, handle.workflowId).catch(() => '');
+      if (line && line !== lastProgress) say(line);
+      lastProgress = line || lastProgress;
     }
     if (state.unclaimed.length === 0) waitingSince = undefined;
     else {
@@ -110,7 +122,8 @@ const SCHEDULED = 1;
 async function describeRun(client: Client, workflowId: string): Promise<{ running: string; unclaimed: string[] }> {
   const parts: string[] = [];
   const unclaimed: string[] = [];
-  for (const id of [workflowId, `${workflowId}.balance`]) {
+  // The GRPO stage's steps change every few seconds: its progress line says where it is instead.
+  for (const id of [workflowId, `${workflowId}.balance`, `${workflowId}.sft`]) {
     const d = await client.workflowService
       .describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId: id } })
       .catch(() => undefined);

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseRecipe, type Recipe, RecipeError } from '../schemas/recipe.ts';
 
-export function loadRecipeFile(path: string, overrides: Partial<Pick<Recipe, 'until' | 'run_id'>> = {}): Recipe {
+export function loadRecipeFile(path: string, overrides: Partial<Pick<Recipe, 'until' | 'run_id' | 'output_dir'>> = {}): Recipe {
   const file = resolve(path);
   let text: string;
   try {

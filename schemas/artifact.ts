@@ -20,4 +20,6 @@ export interface InputFileRecord {
   path: string;
   sha256: string;
   bytes: number;
+  /** Rows read, where the stage reads the file as one table (the GRPO stage's RL parquet files). */
+  rows?: number;
 }

@@ -22,7 +22,7 @@ export const CANDIDATE_SCHEMA = new Schema([
   str('problem'),
   str('starter_code', true),
   str('ground_truth'),
-  str('source_file'), // base name of the input file
+  str('source_file'), // the input file's lineage identity (datasets/balance/source-file.ts), also REJECT_SCHEMA's `file`
   i64('source_row'), // 0-based row within that file
   str('native_id', true),
   str('difficulty', true),

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseRewardSettings } from './reward.ts';
 import { runFields, runtimeSchema } from './run-fields.ts';
 import type { RewardSettings } from './reward.ts';
+import type { InputFileRecord } from './artifact.ts';
 
 const positiveInt = () => z.number().int().positive();
 
@@ -191,6 +192,10 @@ export interface GrpoContext {
   run: GrpoRun;
   /** JSON artifact with { train: RlPrompt[], val: RlPrompt[] }. */
   prompts: { path: string; sha256: string };
+  /** <outDir>/rejects.json: the RL rows rejected before any rollout. */
+  rejects: { path: string; sha256: string; rows: number };
+  /** What the audit lists as read, digested when the stage was prepared: the RL files (rows), the model's files. */
+  inputs: Record<string, InputFileRecord[]>;
   trainCount: number;
   valCount: number;
   rejected: number;

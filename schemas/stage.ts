@@ -43,7 +43,15 @@ export interface StepTiming {
   ms: number;
 }
 
-export interface StageAudit<C = Record<string, SourceCounts>> {
+/** What an audit's outputs list: at least where the bytes are and their sha256 (a checkpoint names its manifest's). */
+export interface OutputRecord {
+  path: string;
+  sha256: string;
+  rows?: number;
+  bytes?: number;
+}
+
+export interface StageAudit<C = Record<string, SourceCounts>, O extends OutputRecord = ArtifactRef> {
   stage: string;
   runId: string;
   workflowId: string;
@@ -55,10 +63,12 @@ export interface StageAudit<C = Record<string, SourceCounts>> {
   finishedAt: string;
   inputs: Record<string, InputFileRecord[]>;
   counts: C;
-  outputs: Record<string, ArtifactRef>;
+  outputs: Record<string, O>;
   timings: StepTiming[];
   /** Training stages: digests of the base model and of the output checkpoint, and the training plan. */
   model?: Record<string, unknown>;
+  /** The recipe as the stage ran it, every default filled in. */
+  recipe?: unknown;
 }
 
 export interface BalanceStageResult {
@@ -151,6 +161,15 @@ export interface SftStageResult {
   last?: StepMetrics;
   /** Per epoch: the checkpoint it ended on, and whether its activity loaded the model (false: the worker held it). */
   epochs: { epoch: number; step: number; checkpoint: string; loaded: boolean }[];
+}
+
+/** The GRPO stage's audit counts: prompts trained on, held out, rejected; RL steps per epoch and taken. */
+export interface GrpoCounts {
+  train: number;
+  validation: number;
+  rejected: number;
+  stepsPerEpoch: number;
+  steps: number;
 }
 
 /** What the GRPO stage returns (workflows/grpo.ts). */

@@ -85,6 +85,7 @@ export async function balanceWorkflow(recipe: Recipe): Promise<BalanceStageResul
     counts,
     outputs: { rl_parquet: rl.parquet, rl_arrow: rl.arrow, rejects },
     timings,
+    recipe: ctx.recipe,
   });
 
   const sampled = Object.values(counts).reduce((n, c) => n + c.sampled, 0);

@@ -8,11 +8,11 @@
 // continues as new, carrying the step count and the checkpoint reference.
 import { ApplicationFailure, continueAsNew, proxyActivities, setCurrentDetails, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import { stepOptions } from './steps.ts';
+import { stepOptions, stepTimer } from './steps.ts';
 import type { KeptGroups } from '../activities/grpo-dynamic.ts';
 import type { FileRef } from '../activities/grpo.ts';
 import type { GrpoContext } from '../schemas/grpo.ts';
-import type { CheckpointRef, GrpoStageResult } from '../schemas/stage.ts';
+import type { CheckpointRef, GrpoStageResult, StepTiming } from '../schemas/stage.ts';
 
 export interface GrpoResume {
   ctx: GrpoContext;
@@ -22,6 +22,12 @@ export interface GrpoResume {
   /** Generation batches of the seeded prompt order consumed (= step without dynamic sampling; absent: = step). */
   genBatches?: number;
   validatedBefore: boolean;
+  /**
+   * When the stage started (the first run's workflow clock) and the prepare step's timing, for the audit. Absent
+   * in state carried by a run of older code: the chain's start time stands in then.
+   */
+  startedAt?: string;
+  timings?: StepTiming[];
 }
 
 type Acts = ReturnType<typeof acts>;
@@ -77,10 +83,12 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
   let state: GrpoResume;
   if (resume) state = resume;
   else {
-    setCurrentDetails('**grpo**: prepare');
+    // Workflow time, as every stage's audit records it: the same on replay, carried across continue-as-new.
+    const startedAt = new Date().toISOString();
+    const { timings, timed } = stepTimer('grpo');
     const rt = (run.runtime ?? {}) as { heartbeat_timeout_s?: number; max_attempts?: number };
-    const prepared = await acts(info.taskQueue, rt.heartbeat_timeout_s ?? 60, rt.max_attempts ?? 5).grpoPrepare({ run, workflowId: info.workflowId });
-    state = { ctx: prepared.ctx, ckpt: prepared.ckpt, step: 0, validatedBefore: false };
+    const prepared = await timed('prepare', () => acts(info.taskQueue, rt.heartbeat_timeout_s ?? 60, rt.max_attempts ?? 5).grpoPrepare({ run, workflowId: info.workflowId }));
+    state = { ctx: prepared.ctx, ckpt: prepared.ckpt, step: 0, validatedBefore: false, startedAt, timings };
   }
   const { ctx } = state;
   const g = ctx.run.grpo;
@@ -134,7 +142,19 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     const forced = rtc.continue_as_new_every_steps !== undefined && step % rtc.continue_as_new_every_steps === 0;
     if ((workflowInfo().continueAsNewSuggested || forced) && !final) await continueAsNew<typeof grpoWorkflow>(run, state);
   }
-  const audit = await learner.grpoWriteAudit({ ctx, workflowId: info.workflowId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef });
+  const startedAt = state.startedAt ?? info.startTime.toISOString();
+  const before = state.timings ?? [];
+  const audit = await learner.grpoWriteAudit({
+    ctx, workflowId: info.workflowId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef, startedAt, finishedAt: new Date().toISOString(),
+    timings: [...before, trainingTiming(startedAt, before)],
+  });
   upsertMemo({ grpo: { step: state.step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last, audit: audit.path } });
   return { runId: ctx.runId, steps: state.step, checkpoint: state.ckpt, metrics: metricsRef, last };
+}
+
+/** The RL steps (validation included) as one timing: from the end of prepare until now, across continue-as-new. */
+function trainingTiming(startedAt: string, before: StepTiming[]): StepTiming {
+  const prepared = before.at(-1);
+  const from = prepared ? Date.parse(prepared.startedAt) + prepared.ms : Date.parse(startedAt);
+  return { step: 'rl steps', startedAt: new Date(from).toISOString(), ms: Date.now() - from };
 }

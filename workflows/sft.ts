@@ -60,6 +60,7 @@ export async function sftWorkflow(recipe: Recipe): Promise<SftStageResult> {
     outputs: { tokens: data.tokens, rejects: data.rejects, metrics: metrics!, ...Object.fromEntries(exported.files.map((f) => [`model/${f.path.split('/').pop()}`, f])) },
     model: { base_digest: base.baseDigest, base_dtype: base.baseDtype, output_digest: exported.modelDigest, checkpoint, memory_check: base.memory, dir: exported.dir, epochs },
     timings,
+    recipe: ctx.recipe,
   });
   upsertMemo({ sft: { state: 'done', audit: audit.path, model: exported.dir, step: checkpoint.step, steps: counts.steps, last, checkpoint: checkpoint.path } });
   setCurrentDetails(details(ctx.runId, `done: model in \`${exported.dir}\`, audit \`${audit.path}\``, last));

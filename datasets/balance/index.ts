@@ -3,12 +3,13 @@
 // sha256 + rows), never as rows.
 import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { ArtifactRef } from '../../schemas/artifact.ts';
 import type { SourceConfig } from '../../schemas/recipe.ts';
 import { WorkerAbortError, WorkerPool } from '../../core/worker-pool.ts';
 import { BadInputError, reviveError } from '../errors.ts';
 import { ProgressTracker } from './progress.ts';
+import { sourceFileIds } from './source-file.ts';
 import type { FilePart, IngestResult } from './progress.ts';
 import type { BalanceTask } from './worker-entry.ts';
 import type { SelectCounts } from './select.ts';
@@ -37,7 +38,9 @@ const DEFAULT_LANES = 1;
 export async function resolveSourceFiles(files: string[], baseDir: string): Promise<string[]> {
   const out: string[] = [];
   for (const pattern of files) {
-    const abs = isAbsolute(pattern) ? pattern : resolve(baseDir, pattern);
+    // resolve also normalises absolute paths ("/d/./a/../a/x"), so a file has one spelling here however the
+    // recipe wrote it: the duplicate check below and the lineage identity (source-file.ts) rely on that.
+    const abs = resolve(baseDir, pattern);
     const name = basename(abs);
     if (!/[*?]/u.test(name)) {
       out.push(abs);
@@ -77,11 +80,10 @@ export async function ingestSource(args: {
 }): Promise<IngestResult> {
   const files = await resolveSourceFiles(args.source.files, args.baseDir);
   const workDir = resolve(args.workDir);
-  const baseDir = resolve(args.baseDir);
   const lanes = Math.max(1, Math.min(args.lanes ?? DEFAULT_LANES, files.length, availableParallelism()));
   if (lanes === 1) {
     return runInWorker<IngestResult>(
-      { kind: 'ingest', args: { source: args.source, files, baseDir, workDir, resume: args.resume } },
+      { kind: 'ingest', args: { source: args.source, files, workDir, resume: args.resume } },
       args.onProgress,
       args.signal,
     );
@@ -90,6 +92,7 @@ export async function ingestSource(args: {
   // order afterwards, so the result does not depend on which lane read which file. The first failure (or the
   // caller's abort) stops the other lanes.
   const tracker = new ProgressTracker(args.source, files, args.resume);
+  const ids = sourceFileIds(files);
   const stop = new AbortController();
   const onCallerAbort = (): void => stop.abort(args.signal?.reason);
   if (args.signal?.aborted) onCallerAbort();
@@ -100,7 +103,7 @@ export async function ingestSource(args: {
       const i = next++;
       const path = files[i];
       const part = await runInWorker<FilePart>(
-        { kind: 'ingestPart', args: { source: args.source, path, baseDir, workDir, previous: tracker.previous(path) } },
+        { kind: 'ingestPart', args: { source: args.source, path, sourceFile: ids[i], workDir, previous: tracker.previous(path) } },
         (rows) => args.onProgress?.(tracker.reading(path, rows as number)),
         stop.signal,
       );

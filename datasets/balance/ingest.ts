@@ -4,7 +4,6 @@
 // the same bytes either way (and whichever thread read which file).
 import { isAscii } from 'node:buffer';
 import { stat } from 'node:fs/promises';
-import { relative } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import type { InputFileRecord } from '../../schemas/artifact.ts';
 import { CANDIDATE_SCHEMA, REJECT_SCHEMA } from '../../schemas/balance.ts';
@@ -26,6 +25,7 @@ import { concatIpc } from '../io/ipc-parts.ts';
 import { contentKey, contentKeyAscii, rowUid } from './normalise.ts';
 
 import { ProgressTracker } from './progress.ts';
+import { sourceFileIds } from './source-file.ts';
 import type { FilePart, IngestCounts, IngestProgress, IngestResult } from './progress.ts';
 
 export type { FilePart, IngestCounts, IngestProgress, IngestResult } from './progress.ts';
@@ -42,7 +42,8 @@ const BATCH_BYTES = 64 << 20;
 export interface PartArgs {
   source: SourceConfig;
   path: string;
-  baseDir: string;
+  /** The file's lineage identity (source-file.ts): recorded as source_file / file in every row it yields. */
+  sourceFile: string;
   workDir: string;
   /** The part an earlier attempt recorded for this path (from its progress), reused if its digests still hold. */
   previous?: FilePart;
@@ -50,16 +51,16 @@ export interface PartArgs {
 
 /** One input file -> its part files: reused from `previous` when input and parts are unchanged, else read. */
 export async function ingestPart(args: PartArgs, onRows?: (rows: number) => void): Promise<FilePart> {
-  const { source, path, previous } = args;
+  const { source, path, sourceFile, previous } = args;
   const input = await hashInput(path);
-  if (previous && previous.input.path === path && previous.input.sha256 === input.sha256) {
+  // A part made when the source listed other files may carry another identity (source-file.ts): not reused then.
+  if (previous && previous.input.path === path && previous.input.sha256 === input.sha256 && previous.sourceFile === sourceFile) {
     const cand = await verifiedRef(previous.candidates);
     const rej = await verifiedRef(previous.rejects);
     if (cand && rej) return { ...previous, candidates: cand, rejects: rej };
   }
   onRows?.(0);
-  const relPath = relative(args.baseDir, path).split('\\').join('/');
-  return ingestFile(source, path, relPath, input, `${args.workDir}/parts/${source.name}`, (rows) => onRows?.(rows));
+  return ingestFile(source, path, sourceFile, input, `${args.workDir}/parts/${source.name}`, (rows) => onRows?.(rows));
 }
 
 /** The source's totals and its two files: the parts concatenated in input-file order. */
@@ -79,16 +80,20 @@ export async function finishIngest(args: { source: string; parts: FilePart[]; wo
 /** All of a source's files one after another in this thread (the single-lane path), then finishIngest. */
 export async function ingestFiles(args: {
   source: SourceConfig;
+  /** Resolved absolute paths (resolveSourceFiles). */
   files: string[];
-  baseDir: string;
   workDir: string;
   resume?: unknown;
   onProgress?: (p: IngestProgress) => void;
 }): Promise<IngestResult> {
   const { source, files } = args;
   const tracker = new ProgressTracker(source, files, args.resume);
+  const ids = sourceFileIds(files);
   for (let i = 0; i < files.length; i++) {
-    const part = await ingestPart({ ...args, path: files[i], previous: tracker.previous(files[i]) }, (rows) => args.onProgress?.(tracker.reading(files[i], rows)));
+    const part = await ingestPart(
+      { source, path: files[i], sourceFile: ids[i], workDir: args.workDir, previous: tracker.previous(files[i]) },
+      (rows) => args.onProgress?.(tracker.reading(files[i], rows)),
+    );
     const report = tracker.finished(i, part); // recorded whether or not anyone listens
     args.onProgress?.(report);
   }
@@ -112,7 +117,7 @@ async function hashInput(path: string): Promise<InputFileRecord> {
 async function ingestFile(
   source: SourceConfig,
   path: string,
-  relPath: string,
+  sourceFile: string,
   input: InputFileRecord,
   partsDir: string,
   onRows: (rows: number) => void,
@@ -120,7 +125,7 @@ async function ingestFile(
   const candOut = await IpcStreamFile.create(CANDIDATE_SCHEMA, partsDir, 'cand');
   const rejOut = await IpcStreamFile.create(REJECT_SCHEMA, partsDir, 'rej');
   try {
-    return await readInto(source, path, relPath, input, candOut, rejOut, onRows);
+    return await readInto(source, path, sourceFile, input, candOut, rejOut, onRows);
   } catch (err) {
     await Promise.all([candOut.abort(), rejOut.abort()]);
     throw err;
@@ -135,7 +140,7 @@ class PartBuilder {
   private readonly ability: string;
   constructor(
     private readonly source: SourceConfig,
-    private readonly relPath: string,
+    private readonly sourceFile: string,
     private readonly candOut: IpcStreamFile,
     private readonly rejOut: IpcStreamFile,
   ) {
@@ -145,7 +150,7 @@ class PartBuilder {
   reject(row: number, reason: string, detail: string): void {
     this.counts.read++;
     this.counts.rejected[reason] = (this.counts.rejected[reason] ?? 0) + 1;
-    this.rej.push(this.source.name, this.relPath, row, reason, detail, null);
+    this.rej.push(this.source.name, this.sourceFile, row, reason, detail, null);
     if (this.rej.length >= BATCH_ROWS) this.rejOut.write(this.rej.flush());
   }
 
@@ -174,7 +179,7 @@ class PartBuilder {
     else cand.utf8(4).push(r.problem);
     cand.utf8(5).push(r.starterCode);
     cand.utf8(6).push(r.groundTruth);
-    cand.utf8(7).push(this.relPath);
+    cand.utf8(7).push(this.sourceFile);
     cand.int64(8).push(row);
     cand.utf8(9).push(r.nativeId);
     cand.utf8(10).push(r.difficulty);
@@ -186,20 +191,20 @@ class PartBuilder {
   async commit(input: InputFileRecord): Promise<FilePart> {
     if (this.cand.length) this.candOut.write(this.cand.flush());
     if (this.rej.length) this.rejOut.write(this.rej.flush());
-    return { input, ...this.counts, candidates: await this.candOut.commit(), rejects: await this.rejOut.commit() };
+    return { input, sourceFile: this.sourceFile, ...this.counts, candidates: await this.candOut.commit(), rejects: await this.rejOut.commit() };
   }
 }
 
 async function readInto(
   source: SourceConfig,
   path: string,
-  relPath: string,
+  sourceFile: string,
   input: InputFileRecord,
   candOut: IpcStreamFile,
   rejOut: IpcStreamFile,
   onRows: (rows: number) => void,
 ): Promise<FilePart> {
-  const part = new PartBuilder(source, relPath, candOut, rejOut);
+  const part = new PartBuilder(source, sourceFile, candOut, rejOut);
   if (source.format === 'deepscaler_json' || source.format === 'omni_math_jsonl' || source.format === 'leetcode_jsonl') {
     for await (const rec of readJsonRecords(path)) {
       const value = rec.value;

@@ -22,6 +22,8 @@ export interface IngestResult {
 /** One finished input file: what was read and the part files holding its rows. */
 export interface FilePart extends IngestCounts {
   input: InputFileRecord;
+  /** The identity its rows record as source_file (source-file.ts). */
+  sourceFile: string;
   candidates: ArtifactRef;
   rejects: ArtifactRef;
 }

@@ -47,7 +47,7 @@ function mathProblem(family: string, source: DemoSource, problem: string, progra
 }
 
 function product(rng: Rng): MathProblem {
-  const a = between(rng, 100, 999);
+  const a = between(rng, 10, 99);
   const b = between(rng, 100, 999);
   return mathProblem('product', 'deepscaler', `What is ${a} times ${b}?`, `print(${a} * ${b})`, BigInt(a) * BigInt(b));
 }
@@ -69,11 +69,12 @@ function counting(rng: Rng): MathProblem {
 }
 
 function series(rng: Rng): MathProblem {
-  const n = between(rng, 10, 599);
+  const a = between(rng, 1, 40);
+  const n = between(rng, a + 10, 120);
   const p = between(rng, 2, 3);
   let sum = 0n;
-  for (let k = 1n; k <= BigInt(n); k++) sum += k ** BigInt(p);
-  return mathProblem('series', 'omni_math', `Find the sum of k^${p} for k from 1 to ${n}.`, `print(sum(k ** ${p} for k in range(1, ${n} + 1)))`, sum);
+  for (let k = BigInt(a); k <= BigInt(n); k++) sum += k ** BigInt(p);
+  return mathProblem('series', 'omni_math', `Find the sum of k^${p} for k from ${a} to ${n}.`, `print(sum(k ** ${p} for k in range(${a}, ${n} + 1)))`, sum);
 }
 
 function modular(rng: Rng): MathProblem {

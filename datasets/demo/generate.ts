@@ -4,8 +4,10 @@
 //   <dir>/sft/val.parquet       held-out traces of the same families (their user turns are the validation prompts)
 // The three splits draw from separate seeded streams and never share a problem.
 // CLI: node --import tsx datasets/demo/generate.ts --out DIR [--seed N]
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Rng } from '../../engine/rng.ts';
 import type { SourceConfig } from '../../schemas/recipe.ts';
 import { writeBalanceFiles } from './balance-files.ts';
@@ -63,6 +65,30 @@ export async function writeDemoData(dir: string, opts: { seed?: number; sizes?: 
   await writeFile(sftTrain, sftParquetBytes(sftRows('train', splits.train)));
   await writeFile(sftVal, sftParquetBytes(sftRows('val', splits.val)));
   return { dir, sources, sftTrain, sftVal, splits };
+}
+
+/** sha256 over this folder's sources: the data changes when the generator does. */
+async function generatorDigest(): Promise<string> {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
+  const h = createHash('sha256');
+  for (const f of files) h.update(f).update('\u0000').update(await readFile(join(dir, f))).update('\u0000');
+  return h.digest('hex');
+}
+
+/**
+ * Generates the demo data into `dir` unless it already holds the data of these options: a `.complete` file, written
+ * last, records the seed, the sizes and the generator's source digest, so an interrupted, differently sized or
+ * older generation is written again from scratch rather than reused.
+ */
+export async function ensureDemoData(dir: string, opts: { seed?: number; sizes?: DemoSizes } = {}): Promise<{ generated: boolean }> {
+  const stamp = `${JSON.stringify({ seed: opts.seed ?? 1, sizes: opts.sizes ?? DEFAULT_DEMO_SIZES, generator: await generatorDigest() })}\n`;
+  const marker = join(dir, '.complete');
+  if ((await readFile(marker, 'utf8').catch(() => '')) === stamp) return { generated: false };
+  await rm(dir, { recursive: true, force: true });
+  await writeDemoData(dir, opts);
+  await writeFile(marker, stamp);
+  return { generated: true };
 }
 
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {

@@ -100,7 +100,7 @@ describe('JSON and JSONL text', () => {
     const rejects = (await readArrowFile(r.rejects.path)).toArray().filter((x) => x.reason === 'malformed_row');
     const row = rejects.find((x) => Number(x.row) === 4);
     assert.ok(row, 'row 4 (line 5) is the reject');
-    assert.equal(row.file, 'omni_math/test.jsonl');
+    assert.equal(row.file, 'test.jsonl');
     assert.match(row.detail, /^line 5 is not valid UTF-8 \(first bad byte at offset \d+/u);
     const problems = (await readArrowFile(r.candidates.path)).getChild('problem')!.toArray() as string[];
     assert.ok(!problems.some((p) => p.includes('\ufffd')), 'no candidate carries a replacement character');

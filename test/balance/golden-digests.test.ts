@@ -1,6 +1,7 @@
 // The balance stage's outputs on the test fixtures (scale "test", generator seed 1, sampling seed 42) are pinned
-// by sha256. The digests were recorded before the data library moved out of activities/ and must not change
-// when code moves or is refactored: a different digest means a published artifact changed. If the fixture
+// by sha256. They must not change when code moves or is refactored: a different digest means a published
+// artifact changed. They were last re-recorded on purpose when source_file became the file's lineage identity
+// (datasets/balance/source-file.ts) instead of its path relative to base_dir (issue 14). If the fixture
 // generator itself changes, the input digests below change first and the test says so.
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
@@ -29,16 +30,16 @@ const INPUTS: Record<string, string> = {
 
 const OUTPUTS = {
   candidates: {
-    deepscaler: 'cafb8017bab4a8335cc59068d5fbd4814da0725031c895294f203c0d38825718',
-    omni_math: '5141c265a90ed47803caa40b3461b152e305c26681d6c08548cee987d52dffcd',
-    numina_math: '30406128e4cb8984c1560aee20b388b62c342cfb5676735f879151a0e1cee701',
-    taco_code: 'c35fcd22b9da75fdd43711469d7f5c7b595108226428e89b78f3ec1a1116d012',
-    leetcode_code: 'd27151402143c61a8d4e21d75302122b94232bc6fda284adba15b358c8e9a8a7',
+    deepscaler: 'c9976dc2b1462550cc8f957246269968ee21836534ac2d874a866a8f934dea2c',
+    omni_math: '0e37aed5a62165e29414859938dac410db5c34babb73be81e423940db47ed621',
+    numina_math: 'b37e3a823838e6f6d0322e6ed8c5d8f4e9c3a4f6e9d697929a7f54cc5faa8c58',
+    taco_code: '95f1583b00102a4f187337d015c37b63c5ac1b8fd60665615c833ea393369f85',
+    leetcode_code: 'd65dea215f7bcdd488e24010f192ba0b3e210f51628d60e744e64f7542aec307',
   },
-  selected: 'fe0d76b738ade6230ef375c9552bab6a769ecc33afba1afe5adebd4a13f079c2',
-  rl_parquet: '939b5f1e75903cec2f11ed9947bc676a86454b3a447ecdf5e5e6d8cd96048342',
-  rl_arrow: 'e4862505e7ee1ec16949c1d5f5728c3255b2a12d23f6aaedde63998d10c1ead0',
-  rejects: 'f2aac3dba49a5ea6eb9bdbb30e4a1a90dad64330877c85d49e3a9ddd18dea60c',
+  selected: 'd8650daf5842a8c020311fe68c7b082a7a66074eeca444a4c8451ecbb2ba384f',
+  rl_parquet: '2af332c4bb5a2f868948a5dce24afac564225d6c8c2484021d3e2e5184512253',
+  rl_arrow: '0a1945fed2dff2131c847b751cc431095d849dccde0ad5769721a56744892986',
+  rejects: 'b5938a17b5761b28d5a74473f6a5c375e01721cd0b63f5d343f873b9f5074a20',
 };
 
 async function inputDigests(dir: string): Promise<Record<string, string>> {

@@ -115,6 +115,7 @@ describe('demo data generator', () => {
       assert.ok(rows.length > 0);
       for (const row of rows) {
         const messages = row.messages as Record<string, any>[];
+        if (!messages[1].tool_calls) continue; // a math trace that answers without the tool (checked below)
         const run = await tool.execute(messages[1].tool_calls[0].function.arguments);
         assert.equal(run.status, 'finished', `${String(row.id)}: ${run.text}`);
         assert.equal(messages[2].content, run.text, String(row.id));
@@ -122,11 +123,21 @@ describe('demo data generator', () => {
     }
   });
 
+  it('answers every fourth math trace without the tool, and calls it in every other trace', async () => {
+    const rows = await readParquetRows(data.sftTrain);
+    const direct = data.splits.train.map((p, i) => ({ p, called: Boolean((rows[i].messages as Record<string, any>[])[1].tool_calls) }));
+    for (const [i, { p, called }] of direct.entries()) assert.equal(called, p.kind === 'code' || i % 4 !== 3, `${p.family} trace ${i}`);
+    const math = direct.filter((d) => d.p.kind === 'math');
+    const guessed = math.filter((d) => !d.called).length;
+    assert.ok(guessed >= Math.floor(math.length / 4) && guessed <= Math.ceil(math.length / 4), `${guessed} of ${math.length}`);
+  });
+
   it('ends every trace with an answer that earns the full outcome reward (strict math, code tests in the judge)', async () => {
     const settings = rewardSettingsOf(grpoSectionSchema.parse({}));
     const rows = await readParquetRows(data.sftVal);
     for (const [i, p] of data.splits.val.entries()) {
-      const final = (rows[i].messages as Record<string, any>[])[3].content as string;
+      const messages = rows[i].messages as Record<string, any>[];
+      const final = messages[messages.length - 1].content as string;
       const s = await scoreTrajectory(
         { uid: `v${i}`, dataSource: p.source, ability: abilityOf(p), groundTruth: demoGroundTruth(p), responseText: final, toolRounds: 1, responseLength: 50 },
         { settings, sandbox, codeTimeoutMs: 10_000, codeMemoryMb: 512 },

@@ -34,6 +34,20 @@ test('validation split: seeded, disjoint, at least one row', () => {
   assert.equal(splitValidation(rows, 0.01, 1).val.length, 1);
 });
 
+test('validation split: every source held out in proportion, the total still round(fraction * rows)', () => {
+  const sources = ['deepscaler', 'omni_math', 'numina_math', 'taco_code', 'leetcode_code'];
+  const rows = sources.flatMap((s) => Array.from({ length: 18 }, (_, i) => ({ uid: `${s}-${i}`, dataSource: s, ability: 'math', groundTruth: '1', messages: [] })));
+  for (const seed of [1, 2, 3]) {
+    const { val } = splitValidation(rows, 0.1, seed);
+    assert.equal(val.length, 9);
+    const per = sources.map((s) => val.filter((r) => r.dataSource === s).length);
+    assert.ok(per.every((n) => n === 1 || n === 2), `seed ${seed}: ${per}`);
+    const wider = splitValidation(rows, 0.2, seed).val;
+    assert.equal(wider.length, 18);
+    assert.ok(sources.every((s) => [3, 4].includes(wider.filter((r) => r.dataSource === s).length)));
+  }
+});
+
 test('each epoch covers every prompt once; the order changes at the epoch boundary and does not depend on where a run resumed', () => {
   const train = Array.from({ length: 7 }, (_, i) => ({ uid: `u${i}`, dataSource: 'x_math', ability: 'math', groundTruth: '1', messages: [] }));
   const spe = grpoStepsPerEpoch(train.length, 3);

@@ -5,7 +5,7 @@
 // verl's names, and a second run of the same recipe ends with a byte-identical checkpoint.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -14,7 +14,10 @@ import { readTrajectoryFile } from '../../schemas/trajectory.ts';
 import { startInProcessWorker, startTestServer, uniqueQueue } from '../support/temporal.ts';
 import type { TestServer } from '../support/temporal.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
-import type { GrpoStageResult } from '../../schemas/stage.ts';
+import type { GrpoStageResult, OutputRecord, StageAudit } from '../../schemas/stage.ts';
+import { grpoRunSchema } from '../../schemas/grpo.ts';
+import { sha256File } from '../../core/digest.ts';
+import { readRun, renderRunReport } from '../../report/index.ts';
 
 const TINY = new URL('../../recipes/models/tiny/', import.meta.url).pathname;
 let env: TestServer;
@@ -62,6 +65,36 @@ function recipe(out: string) {
 }
 
 const round12 = (x: number) => Math.round(x * 1e12) / 1e12;
+const testStarted = new Date().toISOString();
+
+/**
+ * The grpo audit carries what every stage's does (recipe name and effective recipe, start and finish times,
+ * inputs and outputs with sha256 and rows, step timings), and the report's recipe and lineage tables show them.
+ */
+async function assertAuditFields(audit: StageAudit<unknown, OutputRecord>, out: string, dir: string): Promise<void> {
+  assert.equal(audit.stage, 'grpo');
+  assert.equal(audit.recipeName, 'agentrl', 'the default name: the recipe gives none');
+  assert.deepEqual(audit.recipe, JSON.parse(JSON.stringify(grpoRunSchema.parse(recipe(out)))), 'the effective recipe, defaults filled');
+  assert.ok(testStarted <= audit.startedAt && audit.startedAt < audit.finishedAt && audit.finishedAt <= new Date().toISOString(), `${audit.startedAt} .. ${audit.finishedAt}`);
+  assert.deepEqual(audit.timings.map((t) => t.step), ['prepare', 'rl steps']);
+  assert.equal(audit.timings[0].startedAt, audit.startedAt);
+  assert.deepEqual(audit.inputs.rl_data, [{ path: data, sha256: await sha256File(data), bytes: statSync(data).size, rows: RL_ROWS.length + 1 }]);
+  assert.deepEqual(audit.inputs.model.map((f) => f.path), ['config.json', 'tokenizer.json', 'tokenizer_config.json'].map((f) => join(TINY, f)), 'the tiny model has no weights (seeded init)');
+  const outputs = ['metrics', 'rejects', 'prompts', 'model/config.json', 'model/model.safetensors', 'model/tokenizer.json', 'model/tokenizer_config.json'];
+  for (const f of [...audit.inputs.model, ...outputs.map((name) => audit.outputs[name])]) assert.equal(f.sha256, await sha256File(f.path), f.path);
+  assert.equal(audit.outputs['model/model.safetensors'].path, join(dir, 'checkpoints', 'step-000002', 'model.safetensors'));
+  assert.equal(audit.outputs.rejects.rows, 1);
+  assert.equal(audit.outputs.metrics.rows, 3);
+  assert.equal(audit.outputs.prompts.rows, 6);
+
+  const html = await renderRunReport(readRun(join(out, 'grpo-a')));
+  const shows = (text: string, what: string) => assert.ok(html.includes(text), `${what}: ${text}`);
+  shows(`<td>grpo</td><td>agentrl</td><td><code>${audit.recipeHash}</code></td><td class="n">17</td>`, 'recipe table: name, hash, seed');
+  shows(`<td>${audit.startedAt}</td><td>${audit.finishedAt}</td>`, 'recipe table: started and finished');
+  shows('Effective recipe (defaults filled), from the grpo audit', 'the effective recipe');
+  shows(`<td>input</td><td>rl_data</td><td><code>${data}</code></td><td class="n">7</td><td class="n">${statSync(data).size}</td><td><code>${audit.inputs.rl_data[0].sha256}</code>`, 'lineage: the RL file');
+  shows('<td>output</td><td>model/model.safetensors</td><td><code>grpo/checkpoints/step-000002/model.safetensors</code>', 'lineage: the trained model');
+}
 
 async function runOnce(id: string): Promise<{ out: string; result: GrpoStageResult }> {
   const out = mkdtempSync(join(tmpdir(), 'grpo-out-'));
@@ -111,6 +144,7 @@ test('a short GRPO run: rejects, stored rewards/advantages by the formulas, one 
   const audit = JSON.parse(readFileSync(join(dir, 'audit.json'), 'utf8'));
   assert.deepEqual(audit.counts, { train: 4, validation: 2, rejected: 1, stepsPerEpoch: 2, steps: 2 });
   assert.equal(audit.outputs.checkpoint.sha256, result.checkpoint.sha256);
+  await assertAuditFields(audit, out, dir);
   const again = await runOnce('grpo-b');
   assert.equal(again.result.checkpoint.sha256, result.checkpoint.sha256, 'byte-identical final checkpoint');
 });
@@ -134,6 +168,9 @@ test('continue-as-new after every step: the run completes with the same final ch
   assert.deepEqual(steps, [0, 1, 2]);
   const table = tableFromIPC(readParquet(readFileSync(join(out, 'grpo-can', 'grpo', 'metrics.parquet'))).intoIPCStream());
   assert.deepEqual(Array.from(table.getChild('step')!.toArray()), [0, 1, 2]);
+  const audit = JSON.parse(readFileSync(join(out, 'grpo-can', 'grpo', 'audit.json'), 'utf8')) as StageAudit<unknown, OutputRecord>;
+  assert.equal(audit.timings[0].startedAt, audit.startedAt, 'the start time and the prepare timing are carried across continue-as-new');
+  assert.deepEqual(audit.timings.map((t) => t.step), ['prepare', 'rl steps']);
 });
 
 test('the pipeline runs the grpo stage as its child when the recipe has model + grpo sections (until defaults to grpo)', async () => {

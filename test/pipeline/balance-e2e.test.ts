@@ -63,6 +63,8 @@ test('2,000 rows, 400 per source, verl layout read back by hyparquet, with an au
   assert.equal(audit.runId, 'e2e-a');
   assert.match(audit.recipeHash, /^[0-9a-f]{64}$/);
   assert.ok(audit.codeVersion.version);
+  assert.equal(audit.recipeName, 'test');
+  assert.deepEqual(audit.recipe, JSON.parse(JSON.stringify({ ...recipeFor(data, out), run_id: 'e2e-a' })), 'the effective recipe, defaults filled (the pipeline names the run)');
   for (const [source, files] of Object.entries(audit.inputs)) {
     assert.ok(files.length > 0, source);
     for (const f of files) assert.equal(f.sha256, await sha256File(f.path), f.path);
@@ -85,9 +87,14 @@ test('2,000 rows, 400 per source, verl layout read back by hyparquet, with an au
   for (const r of rejects) assert.ok(r.reason, 'each reject has a reason');
 });
 
-test('the same recipe gives byte-identical outputs; another seed samples differently', async () => {
+test('the same selection gives byte-identical outputs, however its paths are spelled; another seed samples differently', async () => {
   const first = (await runPipeline(env.client, queue, recipeFor(data, out), 'e2e-b')).stages.balance!;
-  const second = (await runPipeline(env.client, queue, recipeFor(data, out), 'e2e-c')).stages.balance!;
+  // As a Web UI start may give it: another base_dir and absolute paths with `..` in them (lineage identity,
+  // datasets/balance/source-file.ts).
+  const cli = recipeFor(data, out);
+  const respelled = cli.balance!.sources.map((s) => ({ ...s, files: s.files.map((f) => `${data}/${f.split('/')[0]}/../${f}`) }));
+  const ui = { ...cli, base_dir: tmpdir(), balance: { ...cli.balance!, sources: respelled } };
+  const second = (await runPipeline(env.client, queue, ui, 'e2e-c')).stages.balance!;
   assert.equal(second.rlParquet.sha256, first.rlParquet.sha256);
   assert.equal(second.rlArrow.sha256, first.rlArrow.sha256);
   assert.equal(second.rejects.sha256, first.rejects.sha256);

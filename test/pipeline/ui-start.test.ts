@@ -3,14 +3,14 @@
 // the paths the JSON spells decide. The whole recipe started from the Web UI's form: test/browser/web-ui.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { findTemporalCli } from '../../infra/temporal-cli.ts';
 import { PROJECT_ROOT, stateDir } from '../../infra/paths.ts';
 import type { PipelineResult } from '../../schemas/stage.ts';
 import { startInProcessWorker, startTestServer, type TestServer } from '../support/temporal.ts';
-import { writeDemoData } from '../../datasets/demo/index.ts';
+import { DEMOS, ensureDemoData } from '../../datasets/demo/index.ts';
 import { readmeStartInput } from '../browser/ui-input.ts';
 
 let env: TestServer;
@@ -24,8 +24,7 @@ function readmeInput(): { json: string; taskQueue: string } {
 }
 
 before(async () => {
-  const data = join(stateDir(), 'demo-full-data');
-  if (!existsSync(join(data, '.complete'))) await writeDemoData(data);
+  await ensureDemoData(join(stateDir(), DEMOS.full.dataDir), { seed: DEMOS.full.seed, sizes: DEMOS.full.sizes });
   env = await startTestServer();
   worker = await startInProcessWorker(env.server.address, readmeInput().taskQueue);
 });

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type { Browser } from 'puppeteer-core';
-import { writeDemoData } from '../../datasets/demo/index.ts';
+import { DEMOS, ensureDemoData } from '../../datasets/demo/index.ts';
 import { type DevServer, startDevServer } from '../../infra/dev-server.ts';
 import { PROJECT_ROOT, stateDir } from '../../infra/paths.ts';
 import type { PipelineResult } from '../../schemas/stage.ts';
@@ -37,7 +37,7 @@ let demo: PipelineResult | undefined;
 
 before(async () => {
   if (noChromium) return;
-  await writeDemoData(join(stateDir(), 'webui-small-data'), { seed: 1, sizes: { rlPerSource: 24, sftTrainPerSource: 60, sftValPerSource: 4 } });
+  await ensureDemoData(join(stateDir(), DEMOS.small.dataDir), { seed: DEMOS.small.seed, sizes: DEMOS.small.sizes });
   // The Web UI is the point here, so this server is not headless (test/support/temporal.ts's servers are).
   server = await startDevServer({ dir: serverDir, headless: false });
   connection = await Connection.connect({ address: server.address });

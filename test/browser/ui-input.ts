@@ -22,3 +22,16 @@ export function readmeStartInput(): { input: Record<string, unknown>; taskQueue:
   assert.ok(block && queue, 'README shows the Start Workflow input and names the task queue');
   return { input: JSON.parse(block[1]) as Record<string, unknown>, taskQueue: queue[1] };
 }
+
+/** JSON laid out for the README: a value that fits in `width` columns on one line, else one entry per line. */
+export function readmeJson(v: unknown, indent = '', width = 100): string {
+  const one = JSON.stringify(v, null, 1).replace(/\n\s*/g, ' ').replace(/\[ /g, '[').replace(/ \]/g, ']');
+  if (v === null || typeof v !== 'object' || one.length + indent.length <= width) return one;
+  const inner = `${indent}  `;
+  const entries = Array.isArray(v) ? v.map((x) => readmeJson(x, inner, width)) : Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${readmeJson(x, inner, width)}`);
+  const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
+  return `${open}\n${entries.map((e) => inner + e).join(',\n')}\n${indent}${close}`;
+}
+
+// `node --import tsx test/browser/ui-input.ts recipes/demo-full.yaml` prints the README's block for a recipe.
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) console.log(readmeJson(uiStartInput(process.argv[2])));

@@ -57,6 +57,7 @@ after(async () => {
 });
 
 test("the README's Start Workflow input is the demo recipe as a UI user pastes it", () => {
+  // When recipes/demo-full.yaml changes: `node --import tsx test/browser/ui-input.ts recipes/demo-full.yaml` prints the block.
   assert.deepEqual(readmeStartInput().input, uiStartInput(join(PROJECT_ROOT, 'recipes/demo-full.yaml')));
 });
 

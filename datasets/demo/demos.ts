@@ -14,6 +14,6 @@ export interface DemoRun {
 
 export const DEMOS = {
   full: { recipe: 'recipes/demo-full.yaml', dataDir: 'demo-full-data', seed: 1, sizes: DEFAULT_DEMO_SIZES },
-  small: { recipe: 'recipes/demo-small.yaml', dataDir: 'demo-small-data', seed: 1, sizes: { rlPerSource: 40, sftTrainPerSource: 200, sftValPerSource: 4 } },
+  small: { recipe: 'recipes/demo-small.yaml', dataDir: 'demo-small-data', seed: 1, sizes: { rlPerSource: 20, sftTrainPerSource: 240, sftValPerSource: 4 } },
 } as const satisfies Record<string, DemoRun>;
 export type DemoName = keyof typeof DEMOS;

@@ -1,10 +1,10 @@
 // The SFT conversation of a demo problem, as the card's traces have it: the user turn carries the RL prompt
 // (the balance stage's default template around the problem), the assistant calls code_interpreter with a short
 // program, the tool turn holds what the program printed, and the assistant finishes with \boxed{answer} (math)
-// or the solution in one ```python block (code). Every fourth math trace answers at once, without the tool, as a
-// model that guesses would: after SFT the demo model calls the tool on most but not all math problems, and what
-// GRPO-TCR has to learn is that calling it pays (a guessed product or series sum is almost never right). Code
-// traces always test their function on the example first.
+// or the solution in one ```python block (code). Two in three modular-arithmetic traces (numina_math) answer at
+// once, without the tool, as a model that guesses would: after SFT the demo model calls the tool on about a third
+// of those problems, and what GRPO-TCR has to learn there is that calling it pays (a guessed remainder is rarely
+// right). Every other trace calls the tool.
 import { balanceSchema } from '../../schemas/recipe.ts';
 import { CODE_INTERPRETER_NAME } from '../../chat/types.ts';
 import type { DemoProblem } from './families.ts';
@@ -37,11 +37,11 @@ export function finalTurn(p: DemoProblem): string {
   return `The example gives ${p.output.trim()} as expected.\n\`\`\`python\n${p.solution}\n\`\`\``;
 }
 
-/** Math traces whose index is 3 mod this answer without the tool. */
-export const DIRECT_ANSWER_EVERY = 4;
+/** The family whose traces answer without the tool, two times in three. */
+export const GUESSED_FAMILY = 'modular';
 
 export function answersDirectly(p: DemoProblem, index: number): boolean {
-  return p.kind === 'math' && index % DIRECT_ANSWER_EVERY === DIRECT_ANSWER_EVERY - 1;
+  return p.kind === 'math' && p.family === GUESSED_FAMILY && index % 3 !== 0;
 }
 
 export function sftMessages(p: DemoProblem, index: number): SftMessage[] {

@@ -123,13 +123,13 @@ describe('demo data generator', () => {
     }
   });
 
-  it('answers every fourth math trace without the tool, and calls it in every other trace', async () => {
+  it('answers two in three modular-arithmetic traces without the tool, and calls it in every other trace', async () => {
     const rows = await readParquetRows(data.sftTrain);
-    const direct = data.splits.train.map((p, i) => ({ p, called: Boolean((rows[i].messages as Record<string, any>[])[1].tool_calls) }));
-    for (const [i, { p, called }] of direct.entries()) assert.equal(called, p.kind === 'code' || i % 4 !== 3, `${p.family} trace ${i}`);
-    const math = direct.filter((d) => d.p.kind === 'math');
-    const guessed = math.filter((d) => !d.called).length;
-    assert.ok(guessed >= Math.floor(math.length / 4) && guessed <= Math.ceil(math.length / 4), `${guessed} of ${math.length}`);
+    const traces = data.splits.train.map((p, i) => ({ p, i, called: Boolean((rows[i].messages as Record<string, any>[])[1].tool_calls) }));
+    for (const { p, i, called } of traces) assert.equal(called, p.family !== 'modular' || i % 3 === 0, `${p.family} trace ${i}`);
+    const modular = traces.filter((t) => t.p.family === 'modular');
+    const guessed = modular.filter((t) => !t.called).length;
+    assert.ok(modular.length >= 6 && Math.abs(guessed - (2 * modular.length) / 3) <= 1, `${guessed} of ${modular.length} guessed`);
   });
 
   it('ends every trace with an answer that earns the full outcome reward (strict math, code tests in the judge)', async () => {

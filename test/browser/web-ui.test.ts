@@ -22,8 +22,7 @@ import { artifactsDir, launch, noChromium, watchedPage } from './browser.ts';
 import { readmeStartInput, uiStartInput } from './ui-input.ts';
 import { pageText, startFromForm, userMetadata, waitForText, workflowUrl } from './web-ui.ts';
 
-// TODO(webui): recipes/demo-small.yaml and its data helper once they are on main.
-const DEMO_RECIPE = join(PROJECT_ROOT, 'test/browser/tmp-small.yaml');
+const DEMO_RECIPE = join(PROJECT_ROOT, DEMOS.small.recipe);
 const STAGES = ['balance', 'sft', 'grpo'];
 const runId = `ui-demo-${process.pid}`;
 const outputDir = mkdtempSync(join(tmpdir(), 'agentrl-browser-runs-'));

@@ -17,7 +17,7 @@ import { type DevServer, startDevServer } from '../../infra/dev-server.ts';
 import { PROJECT_ROOT, stateDir } from '../../infra/paths.ts';
 import type { PipelineResult } from '../../schemas/stage.ts';
 import { runSummary, stageSummary } from '../../workflows/details.ts';
-import { startInProcessWorker } from '../support/temporal.ts';
+import { startInProcessWorker, waitFor } from '../support/temporal.ts';
 import { artifactsDir, launch, noChromium, watchedPage } from './browser.ts';
 import { readmeStartInput, uiStartInput } from './ui-input.ts';
 import { pageText, startFromForm, userMetadata, waitForText, workflowUrl } from './web-ui.ts';
@@ -70,6 +70,12 @@ test('the demo recipe started from the Web UI Start Workflow form completes, and
   await startFromForm(page, server.uiUrl!, server.namespace, { workflowId: runId, taskQueue: readmeStartInput().taskQueue, workflowType: 'pipelineWorkflow', json });
   await page.screenshot({ path: join(shots, '1-start-workflow-form.png'), fullPage: true });
   await page.click('[data-testid=start-workflow-button]');
+  // The form answers asynchronously (slower on a busy machine): the run exists once the server has it.
+  await waitFor('the server to have the run started from the form', async () => client.workflow.getHandle(runId).describe().then(() => true, () => false), 60_000, 250)
+    .catch(async (err) => {
+      await page.screenshot({ path: join(shots, '1-start-workflow-not-started.png'), fullPage: true });
+      throw err;
+    });
 
   // A failed run never shows COMPLETED: end the wait with its failure instead of at the timeout.
   let failure: Error | undefined;

@@ -36,6 +36,7 @@ let demo: PipelineResult | undefined;
 
 before(async () => {
   if (noChromium) return;
+  rmSync(artifactsDir(), { recursive: true, force: true }); // the screenshots a person finds are this run's only
   await ensureDemoData(join(stateDir(), DEMOS.small.dataDir), { seed: DEMOS.small.seed, sizes: DEMOS.small.sizes });
   // The Web UI is the point here, so this server is not headless (test/support/temporal.ts's servers are).
   server = await startDevServer({ dir: serverDir, headless: false });

@@ -91,6 +91,9 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
   const rejectsRef = await writeNamedArtifact(join(outDir, 'rejects.json'), canonicalJson(rejects, 2), 'json', rejects.length);
   const spe = grpoStepsPerEpoch(split.train.length, g.batch_size);
   if (spe === 0) throw badInput(`grpo: ${split.train.length} training prompts (after ${rejects.length} rejected and ${split.val.length} for validation) are fewer than batch_size ${g.batch_size}`);
+  if (g.total_steps !== undefined && g.total_steps > spe * g.epochs) {
+    throw badInput(`grpo.total_steps (${g.total_steps}) is more than grpo.epochs x steps per epoch (${g.epochs} x ${spe}: ${split.train.length} training prompts / batch_size ${g.batch_size}); raise epochs or lower total_steps`);
+  }
   const prompts = await writeNamedArtifact(join(workDir, 'prompts.json'), canonicalJson({ train: split.train, val: split.val }), 'json', split.train.length + split.val.length);
 
   const base = await loadBaseModel(modelDir, run.model.init_seed).catch((err: Error) => {
@@ -111,7 +114,7 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
     rejects: { path: rejectsRef.path, sha256: rejectsRef.sha256, rows: rejectsRef.rows },
     inputs,
     trainCount: split.train.length, valCount: split.val.length, rejected: rejects.length,
-    stepsPerEpoch: spe, totalSteps: spe * g.epochs,
+    stepsPerEpoch: spe, totalSteps: g.total_steps ?? spe * g.epochs,
   };
   return { ctx, ckpt };
 }

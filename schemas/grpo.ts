@@ -32,6 +32,8 @@ export const grpoSectionSchema = z
     data: dataSchema.default({ from: 'balance' }),
     val: valSchema.default({ fraction: 0.05 }),
     epochs: positiveInt().default(3),
+    /** Stop after this many RL steps (verl's trainer.total_training_steps); default: every step of every epoch. */
+    total_steps: positiveInt().optional(),
     /** Prompts per RL step. */
     batch_size: positiveInt().default(4),
     /** Responses per prompt. */

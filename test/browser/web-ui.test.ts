@@ -61,7 +61,7 @@ test("the README's Start Workflow input is the demo recipe as a UI user pastes i
   assert.deepEqual(readmeStartInput().input, uiStartInput(join(PROJECT_ROOT, 'recipes/demo-full.yaml')));
 });
 
-test('the demo recipe started from the Web UI Start Workflow form completes, and its page shows what it is and where its report is', { skip: noChromium, timeout: 15 * 60_000 }, async () => {
+test('the demo recipe started from the Web UI Start Workflow form completes, and its page shows what it is and where its report is', { skip: noChromium, timeout: 30 * 60_000 }, async () => {
   const input = uiStartInput(DEMO_RECIPE);
   const name = input.name as string;
   const { page } = await watchedPage(browser!);
@@ -92,7 +92,7 @@ test('the demo recipe started from the Web UI Start Workflow form completes, and
 
   // The status badge is styled in capitals, and innerText returns the text as shown.
   await page.goto(runUrl, { waitUntil: 'domcontentloaded' });
-  await waitForText(page, /\bCOMPLETED\b/, { timeoutMs: 12 * 60_000, reloadMs: 30_000, stop: () => failure })
+  await waitForText(page, /\bCOMPLETED\b/, { timeoutMs: 25 * 60_000, reloadMs: 30_000, stop: () => failure })
     .catch(async (err) => {
       await page.screenshot({ path: join(shots, '3-demo-not-completed.png'), fullPage: true });
       throw err;

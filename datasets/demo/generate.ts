@@ -15,20 +15,24 @@ import { DEMO_SOURCES, drawProblems } from './families.ts';
 import type { DemoProblem, DemoSource } from './families.ts';
 import { sftParquetBytes } from './sft-parquet.ts';
 import type { SftRow } from './sft-parquet.ts';
-import { sftMessages } from './traces.ts';
+import { guessedMessages, sftMessages } from './traces.ts';
 
 export interface DemoSizes {
   /** Balance-source rows per source (the RL pool the balance stage samples from). */
   rlPerSource: number;
   sftTrainPerSource: number;
   sftValPerSource: number;
+  /** Extra modular-arithmetic SFT traces that answer without the tool (traces.ts guessedMessages). */
+  sftGuessed: number;
 }
 
-export const DEFAULT_DEMO_SIZES: DemoSizes = { rlPerSource: 96, sftTrainPerSource: 600, sftValPerSource: 16 };
+export const DEFAULT_DEMO_SIZES: DemoSizes = { rlPerSource: 96, sftTrainPerSource: 600, sftValPerSource: 16, sftGuessed: 900 };
 
 export interface DemoSplits {
   rl: Record<DemoSource, DemoProblem[]>;
   train: DemoProblem[];
+  /** SFT problems whose traces answer without the tool (all of GUESSED_FAMILY's source). */
+  guessed: DemoProblem[];
   val: DemoProblem[];
 }
 
@@ -40,11 +44,16 @@ export function demoSplits(seed: number, sizes: DemoSizes = DEFAULT_DEMO_SIZES):
   const val = DEMO_SOURCES.flatMap((s) => draw('val', s, sizes.sftValPerSource));
   const train = DEMO_SOURCES.flatMap((s) => draw('train', s, sizes.sftTrainPerSource));
   const rl = Object.fromEntries(DEMO_SOURCES.map((s) => [s, draw('rl', s, sizes.rlPerSource)])) as Record<DemoSource, DemoProblem[]>;
-  return { rl, train, val };
+  const guessed = draw('guessed', 'numina_math', sizes.sftGuessed);
+  return { rl, train, guessed, val };
 }
 
 function sftRows(split: string, problems: DemoProblem[]): SftRow[] {
   return problems.map((p, i) => ({ id: `${split}-${p.family}-${i}`, messages: sftMessages(p, i) }));
+}
+
+function guessedRows(problems: DemoProblem[]): SftRow[] {
+  return problems.map((p, i) => ({ id: `guessed-${p.family}-${i}`, messages: guessedMessages(p) }));
 }
 
 export interface DemoData {
@@ -62,7 +71,7 @@ export async function writeDemoData(dir: string, opts: { seed?: number; sizes?: 
   await mkdir(join(dir, 'sft'), { recursive: true });
   const sftTrain = join(dir, 'sft/train.parquet');
   const sftVal = join(dir, 'sft/val.parquet');
-  await writeFile(sftTrain, sftParquetBytes(sftRows('train', splits.train)));
+  await writeFile(sftTrain, sftParquetBytes([...sftRows('train', splits.train), ...guessedRows(splits.guessed)]));
   await writeFile(sftVal, sftParquetBytes(sftRows('val', splits.val)));
   return { dir, sources, sftTrain, sftVal, splits };
 }

@@ -40,7 +40,7 @@ async function main(args: Map<string, string>): Promise<void> {
   };
   const epochs = num('epochs', 1);
   const t0 = performance.now();
-  const data = await writeDemoData(join(out, 'data'), { seed: 1, sizes: { rlPerSource: 1, sftTrainPerSource: num('train-per-source', 480), sftValPerSource: num('val-per-source', 16) } });
+  const data = await writeDemoData(join(out, 'data'), { seed: 1, sizes: { rlPerSource: 1, sftTrainPerSource: num('train-per-source', 480), sftValPerSource: num('val-per-source', 16), sftGuessed: num('guessed', 0) } });
   await writeDemoModel(join(out, 'model'), { templatePath: 'recipes/models/demo/chat_template.jinja', renderDir: 'recipes/models/tiny', shape });
   const tok = await tokenizeSftFiles({ files: [data.sftTrain], tokenizerDir: join(out, 'model'), maxLength: 512, multiTurn: 'whole' });
   await writeFile(join(out, 'tokens.arrow'), tok.ipc);

@@ -1,10 +1,10 @@
 // The SFT conversation of a demo problem, as the card's traces have it: the user turn carries the RL prompt
 // (the balance stage's default template around the problem), the assistant calls code_interpreter with a short
 // program, the tool turn holds what the program printed, and the assistant finishes with \boxed{answer} (math)
-// or the solution in one ```python block (code). Two in three modular-arithmetic traces (numina_math) answer at
-// once, without the tool, as a model that guesses would: after SFT the demo model calls the tool on about a third
-// of those problems, and what GRPO-TCR has to learn there is that calling it pays (a guessed remainder is rarely
-// right). Every other trace calls the tool.
+// or the solution in one ```python block (code). Besides these, the SFT set has "guessed" traces of the
+// modular-arithmetic family (numina_math) that answer at once, without the tool, as a model that guesses would
+// (generate.ts draws them): after SFT the demo model calls the tool on fewer than half of those problems, and what
+// GRPO-TCR has to learn there is that calling it pays (a guessed remainder is rarely right).
 import { balanceSchema } from '../../schemas/recipe.ts';
 import { CODE_INTERPRETER_NAME } from '../../chat/types.ts';
 import type { DemoProblem } from './families.ts';
@@ -37,21 +37,20 @@ export function finalTurn(p: DemoProblem): string {
   return `The example gives ${p.output.trim()} as expected.\n\`\`\`python\n${p.solution}\n\`\`\``;
 }
 
-/** The family whose traces answer without the tool, two times in three. */
+/** The family with guessed traces (answers without the tool) besides its tool-calling ones. */
 export const GUESSED_FAMILY = 'modular';
 
-export function answersDirectly(p: DemoProblem, index: number): boolean {
-  return p.kind === 'math' && p.family === GUESSED_FAMILY && index % 3 !== 0;
+/** A guessed trace: the user turn and an answer given at once, without calling the tool. */
+export function guessedMessages(p: DemoProblem): SftMessage[] {
+  if (p.kind !== 'math') throw new Error(`demo: only math problems have guessed traces (${p.family})`);
+  return [
+    { role: 'user', content: demoPrompt(p), tool_calls: null, tool_call_id: null },
+    { role: 'assistant', content: `The answer is \\boxed{${p.answer}}.`, tool_calls: null, tool_call_id: null },
+  ];
 }
 
 export function sftMessages(p: DemoProblem, index: number): SftMessage[] {
   const id = `call_${index}`;
-  if (answersDirectly(p, index) && p.kind === 'math') {
-    return [
-      { role: 'user', content: demoPrompt(p), tool_calls: null, tool_call_id: null },
-      { role: 'assistant', content: `The answer is \\boxed{${p.answer}}.`, tool_calls: null, tool_call_id: null },
-    ];
-  }
   return [
     { role: 'user', content: demoPrompt(p), tool_calls: null, tool_call_id: null },
     {

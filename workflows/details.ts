@@ -60,3 +60,17 @@ export function formatDetails(d: DetailsInput): string {
   if (d.paths && d.paths.length > 0) parts.push(d.paths.map(([k, p]) => `- ${k}: \`${p.replace(/`/g, "'")}\``).join('\n'));
   return parts.join('\n\n');
 }
+
+/**
+ * One line saying what a run is, its recipe and stages: the CLI starts a run with it as the run's summary, and the
+ * pipeline shows it as the first line of its current details, because a run started from the Web UI's form has
+ * no summary unless the user types one (the workflow cannot set its own summary once started).
+ */
+export function runSummary(recipeName: string, stages: readonly string[]): string {
+  return `agentrl ${recipeName}: ${stages.join(' -> ')}`;
+}
+
+/** The summary a stage's child workflow is started with: the Web UI shows it on the pipeline's timeline too. */
+export function stageSummary(recipeName: string, stages: readonly string[], stage: string, runId: string): string {
+  return `agentrl ${recipeName} stage ${stages.indexOf(stage) + 1} of ${stages.length}: ${stage} (run ${runId})`;
+}

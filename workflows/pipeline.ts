@@ -3,7 +3,7 @@
 import { ApplicationFailure, defineQuery, executeChild, proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
-import { formatDetails } from './details.ts';
+import { type DetailsCell, formatDetails, formatDetailsNumber as num, runSummary, stageSummary } from './details.ts';
 import { parseRecipe, stagesToRun } from '../schemas/recipe.ts';
 import type { Recipe } from '../schemas/recipe.ts';
 import type { PipelineResult, RunProgress } from '../schemas/stage.ts';
@@ -13,11 +13,40 @@ import { grpoWorkflow } from './grpo.ts';
 
 export const progressQuery = defineQuery<RunProgress>('progress');
 
+/** What each finished stage left, for the pipeline's own page: its outcome and latest metrics, and its outputs. */
+function stageOutcomes(stages: PipelineResult['stages']): { values: [string, DetailsCell][]; paths: [string, string][] } {
+  const values: [string, DetailsCell][] = [];
+  const paths: [string, string][] = [];
+  const { balance: b, sft, grpo } = stages;
+  if (b) {
+    values.push(['balance', `${b.rlParquet.rows} prompts from ${Object.keys(b.counts).length} sources`]);
+    paths.push(['balance RL set', b.rlParquet.path]);
+  }
+  if (sft) {
+    values.push(['sft', sft.last ? `step ${sft.last.step}: loss ${num(sft.last.loss)}, ${num(sft.last.tokens_per_s)} tokens/s` : 'no step']);
+    paths.push(['sft model', sft.model.dir], ['sft metrics', sft.metrics.path]);
+  }
+  if (grpo) {
+    const last = grpo.last ?? {};
+    const acc = Object.entries(last).filter(([k]) => /^val-core\/.*\/acc\/mean@/.test(k)).map(([, v]) => v);
+    const shown = [`${grpo.steps} RL steps`];
+    if (last['critic/score/mean'] !== undefined) shown.push(`score ${num(last['critic/score/mean'])}`);
+    if (acc.length > 0) shown.push(`validation acc ${num(acc.reduce((a, x) => a + x, 0) / acc.length)}`);
+    values.push(['grpo', shown.join(', ')]);
+    paths.push(['grpo checkpoint', grpo.checkpoint.path]);
+    if (grpo.metrics) paths.push(['grpo metrics', grpo.metrics.path]);
+  }
+  return { values, paths };
+}
+
 export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> {
   const runId = recipe.run_id ?? workflowInfo().workflowId;
   let stages;
+  let name;
   try {
-    stages = stagesToRun(parseRecipe(recipe, `for run ${runId}`));
+    const parsed = parseRecipe(recipe, `for run ${runId}`);
+    stages = stagesToRun(parsed);
+    name = parsed.name;
   } catch (err) {
     throw ApplicationFailure.create({ type: 'RecipeError', message: (err as Error).message, nonRetryable: true });
   }
@@ -29,25 +58,36 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     heartbeatTimeout: '60 seconds',
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
   });
-  // The pipeline's own page says where the run is; each stage's page has the stage's details.
-  const showProgress = (step: string, paths: [string, string][] = []) =>
+  // The pipeline's own page says what the run is (its first line: the summary a UI-started run lacks) and where it
+  // is; each stage's page has the stage's details.
+  const summary = runSummary(name, stages);
+  const showProgress = (step: string, paths: [string, string][] = []) => {
+    const outcomes = stageOutcomes(result.stages);
     setCurrentDetails(formatDetails({
-      heading: `**agentrl** run \`${runId}\``,
-      values: [['stages', stages.join(' -> ')], ['done', progress.done.join(', ') || '-'], ['now', step]],
-      paths: [...paths, ...stages.map((s): [string, string] => [`${s} details`, `${workflowInfo().workflowId}.${s}`])],
+      heading: `**${summary}** (run \`${runId}\`)`,
+      values: [['stages', stages.join(' -> ')], ['done', progress.done.join(', ') || '-'], ['now', step], ...outcomes.values],
+      paths: [...paths, ...outcomes.paths, ...stages.map((s): [string, string] => [`${s} details`, `${workflowInfo().workflowId}.${s}`])],
     }));
+  };
   for (const stage of stages) {
     progress.stage = stage;
     showProgress(`${stage} (child workflow ${workflowInfo().workflowId}.${stage})`);
-    upsertSearchAttributes({ AgentrlRecipe: [recipe.name ?? 'agentrl'], AgentrlStage: [stage] });
-    const options = { args: [{ ...recipe, run_id: runId }] as [Recipe], workflowId: `${workflowInfo().workflowId}.${stage}` };
+    upsertSearchAttributes({ AgentrlRecipe: [name], AgentrlStage: [stage] });
+    // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path.
+    const model = stage === 'grpo' && result.stages.sft ? { path: result.stages.sft.model.dir } : recipe.model;
+    const options = {
+      args: [{ ...recipe, run_id: runId, model }] as [Recipe],
+      workflowId: `${workflowInfo().workflowId}.${stage}`,
+      // The Web UI labels the child on the pipeline's timeline with its summary and shows both on the child's page.
+      staticSummary: stageSummary(name, stages, stage, runId),
+      staticDetails: formatDetails({
+        heading: `stage **${stage}** of **${summary}**`,
+        values: [['run', runId], ['pipeline', workflowInfo().workflowId], ['stage', `${stages.indexOf(stage) + 1} of ${stages.length}`], ['model', model?.path]],
+      }),
+    };
     if (stage === 'balance') result.stages.balance = await executeChild(balanceWorkflow, options);
     else if (stage === 'sft') result.stages.sft = await executeChild(sftWorkflow, options);
-    else if (stage === 'grpo') {
-      // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path.
-      const model = result.stages.sft ? { path: result.stages.sft.model.dir } : recipe.model;
-      result.stages.grpo = await executeChild(grpoWorkflow, { args: [{ ...recipe, run_id: runId, model }], workflowId: options.workflowId });
-    }
+    else if (stage === 'grpo') result.stages.grpo = await executeChild(grpoWorkflow, options);
     progress.done.push(stage);
   }
   progress.step = 'report';

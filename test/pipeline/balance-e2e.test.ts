@@ -11,6 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../infra/worker.ts';
 import { sha256File } from '../../core/digest.ts';
 import type { RunProgress, StageAudit } from '../../schemas/stage.ts';
+import { stageSummary } from '../../workflows/details.ts';
 import { pendingActivities, startInProcessWorker, startTestServer, uniqueQueue, waitFor, type TestServer } from '../support/temporal.ts';
 import { WorkflowFailedError } from '@temporalio/client';
 import { generateSources, recipeFor, runPipeline } from '../support/balance-run.ts';
@@ -110,6 +111,9 @@ test('the run is visible to the UI: memo, search attributes, and a progress quer
   assert.match(memo.audit, /audit\.json$/);
   assert.deepEqual(d.searchAttributes?.AgentrlStage, ['balance']);
   assert.deepEqual(d.searchAttributes?.AgentrlRecipe, ['test']);
+  // Started by the pipeline with a summary, which the Web UI shows on the pipeline's timeline and the stage's page.
+  assert.equal(await d.staticSummary(), stageSummary('test', ['balance'], 'balance', 'e2e-a'));
+  assert.match((await d.staticDetails()) ?? '', /pipeline +e2e-a\n/);
   const progress = await env.client.workflow.getHandle('e2e-a').query<RunProgress>('progress');
   assert.deepEqual(progress, { runId: 'e2e-a', stage: 'balance', step: 'finished', done: ['balance'] });
 });

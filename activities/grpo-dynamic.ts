@@ -9,7 +9,7 @@ import type { MetricRow } from '../agent/index.ts';
 import { sha256Bytes } from '../core/digest.ts';
 import { dynamicSamplingKeep } from '../rewards/advantage.ts';
 import type { GrpoContext } from '../schemas/grpo.ts';
-import { readTrajectoryFile, writeTrajectoryFile } from '../schemas/trajectory.ts';
+import { readTrajectoryFile, scoredRecordName, writeTrajectoryFile } from '../schemas/trajectory.ts';
 import type { TrajectoryRecord } from '../schemas/trajectory.ts';
 import type { CheckpointRef } from '../schemas/stage.ts';
 import { exportHfModel, loadTrainCheckpoint } from '../training/index.ts';
@@ -17,7 +17,7 @@ import type { FileRef } from './grpo.ts';
 
 /** Scored path of draw `draw` (1-based) of a step under dynamic sampling; draw 0 is the step's own scored file. */
 export function scoredPath(ctx: GrpoContext, step: number, validation: boolean, draw = 0): string {
-  return join(ctx.workDir, 'scored', `step-${String(step).padStart(6, '0')}${validation ? '-val' : ''}${draw > 0 ? `-d${draw}` : ''}.arrow`);
+  return join(ctx.workDir, 'scored', scoredRecordName(step, validation, draw));
 }
 
 export interface KeptGroups {

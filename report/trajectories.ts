@@ -1,10 +1,10 @@
-// The rollouts a report shows: a handful per validation point, read from the GRPO stage's trajectory record
-// (schemas/trajectory.ts on the GRPO branch: one Arrow row per rollout, `turns` as a list of structs, reward
-// columns null until scored). Read by column name, not through that module, so a report still renders when the
+// The rollouts a report shows: a handful per validation point, read from the GRPO stage's scored validation records
+// (schemas/trajectory.ts: one Arrow row per rollout, `turns` as a list of structs, reward columns filled). Read by column name, not through that module, so a report still renders when the
 // record gains columns, and a record of chat messages (role/content) is shown too.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Table } from 'apache-arrow';
+import { parseScoredRecordName } from '../schemas/trajectory.ts';
 import { readArrowTable, tableRows } from './table.ts';
 
 /** One block of a rendered conversation. `trained` is false for tokens the loss mask excludes (mask 0). */
@@ -39,25 +39,20 @@ export interface TrajectorySample {
 
 const REWARD_FIELDS = ['outcome', 'outcome_correct', 'tcr', 'overlong', 'reward', 'score', 'advantage', 'num_turns', 'tool_rounds', 'malformed_calls', 'response_length'];
 
-/** Trajectory tables under `<stageDir>` (and two levels below): files whose name mentions trajectories. */
+/** The GRPO stage's scored validation records (`<stageDir>/work/scored/step-N-val.arrow`), in step order. */
 export function findTrajectoryFiles(stageDir: string): string[] {
-  const found: string[] = [];
-  const visit = (dir: string, depth: number) => {
-    let names: string[];
-    try {
-      names = readdirSync(dir).sort();
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const path = join(dir, name);
-      const isDir = statSync(path).isDirectory();
-      if (isDir && depth < 2) visit(path, depth + 1);
-      else if (!isDir && /trajector/i.test(name) && /\.(arrow|parquet)$/.test(name)) found.push(path);
-    }
-  };
-  visit(stageDir, 0);
-  return found;
+  const dir = join(stageDir, 'work', 'scored');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((name) => ({ name, parsed: parseScoredRecordName(name) }))
+    .filter((f) => f.parsed?.validation)
+    .sort((a, b) => a.parsed!.step - b.parsed!.step)
+    .map((f) => join(dir, f.name));
 }
 
 type Row = Record<string, unknown>;

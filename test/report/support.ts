@@ -34,7 +34,7 @@ export function addTrainingStages(runDir: string): void {
   mkdirSync(join(runDir, 'grpo'), { recursive: true });
   copyFileSync(join(FIXTURES, 'sft_metrics.parquet'), join(runDir, 'sft', 'metrics.parquet'));
   copyFileSync(join(FIXTURES, 'grpo_metrics.parquet'), join(runDir, 'grpo', 'metrics.parquet'));
-  // Both files of the record: the rollouts as sampled (unscored) and after scoring; the report shows the scored.
-  copyFileSync(join(FIXTURES, 'trajectories-unscored.arrow'), join(runDir, 'grpo', 'trajectories-step10-unscored.arrow'));
-  copyFileSync(join(FIXTURES, 'trajectories.arrow'), join(runDir, 'grpo', 'trajectories-step10.arrow'));
+  // Where the stage keeps a validation point's scored record (the fixture holds steps 0 and 10).
+  mkdirSync(join(runDir, 'grpo', 'work', 'scored'), { recursive: true });
+  copyFileSync(join(FIXTURES, 'trajectories.arrow'), join(runDir, 'grpo', 'work', 'scored', 'step-000010-val.arrow'));
 }

@@ -2,7 +2,6 @@
 // `agentrl status` (stage, step, latest metrics) and `agentrl audit --stage sft`; and sftWorkflow started alone
 // with the README's Web UI input.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { PROJECT_ROOT } from '../../infra/paths.ts';
 import type { SftCounts, StageAudit } from '../../schemas/stage.ts';
 import type { SftStageResult } from '../../schemas/stage.ts';
+import { runCli } from '../support/cli.ts';
 import { startInProcessWorker, startTestServer, uniqueQueue, type TestServer } from '../support/temporal.ts';
 import { sftData, type SftData } from '../support/sft-run.ts';
 
@@ -25,16 +25,7 @@ after(async () => {
   await env.close();
 });
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'infra/cli.ts'), ...args], { cwd: PROJECT_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 test('agentrl run --until sft, then status and audit --stage sft', async () => {
   const out = mkdtempSync(join(tmpdir(), 'agentrl-sft-cli-'));

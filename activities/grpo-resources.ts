@@ -92,3 +92,21 @@ export async function withPolicy<T>(ref: CheckpointRef, work: (policy: PolicyCli
 export function heldPolicies(): number {
   return policies.size;
 }
+
+/**
+ * Closes what rollouts keep loaded on this worker: the sandboxes (their fork servers are child processes), the tool
+ * runners and the samplers (their device threads). The worker calls it when it stops, so that a process running
+ * an in-process worker can exit; a rollout after it opens them again.
+ */
+export async function closeRolloutResources(): Promise<void> {
+  const open = [...sandboxes.values()];
+  const held = [...policies.values()];
+  sandboxes.clear();
+  toolRunners.clear();
+  policies.clear();
+  latestPolicy = undefined;
+  await Promise.all([
+    ...open.map((s) => s.close().catch(() => undefined)),
+    ...held.map((h) => h.ready.then((p) => p.sampler.close()).catch(() => undefined)),
+  ]);
+}

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import * as registry from '../activities/index.ts';
+import { closeRolloutResources } from '../activities/grpo-resources.ts';
 import { PROJECT_ROOT, stateDir } from './paths.ts';
 import { DEFAULT_ADDRESS, NAMESPACE, TASK_QUEUE } from './settings.ts';
 
@@ -93,13 +94,15 @@ export async function createWorker(opts: WorkerOptions = {}): Promise<{ worker: 
     // Give running activities a moment to record a last heartbeat on SIGTERM instead of cancelling at once.
     shutdownGraceTime: '10 seconds',
   });
-  // The held model goes with the worker (its device thread would otherwise keep the process alive).
+  // The held model, samplers and sandbox servers go with the worker (their device threads and child processes
+  // would otherwise keep the process alive).
   const run = worker.run.bind(worker);
   worker.run = async () => {
     try {
       await run();
     } finally {
       await models.drop();
+      await closeRolloutResources();
     }
   };
   return { worker, connection };
@@ -132,6 +135,7 @@ export async function runWorkers(opts: { address?: string; namespace?: string; t
     await Promise.all(workers.map((w) => w.run()));
   } finally {
     await models.drop();
+    await closeRolloutResources();
     await connection.close();
   }
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { heldPolicies, withPolicy } from '../../activities/grpo-resources.ts';
+import { closeRolloutResources, heldPolicies, withPolicy } from '../../activities/grpo-resources.ts';
 import { Learner } from '../../engine/learner.ts';
 import { loadBaseModel, saveTrainCheckpoint } from '../../training/index.ts';
 import type { CheckpointRef } from '../../schemas/stage.ts';
@@ -54,4 +54,7 @@ test('a rollout keeps its sampler while another checkpoint is rolled out on the 
   assert.equal(heldPolicies(), 1, 'only the checkpoint asked for last stays loaded');
   await withPolicy(b, async () => undefined);
   assert.equal(heldPolicies(), 1);
+  // What the worker does when it stops: nothing stays loaded (a sampler's device thread would keep the process alive).
+  await closeRolloutResources();
+  assert.equal(heldPolicies(), 0);
 });

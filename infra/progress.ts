@@ -31,13 +31,11 @@ type Memo = Record<string, unknown>;
 /** The stage's workflow: `<run-id>.<stage>` under the pipeline, or the run itself when the stage was started alone. */
 async function stageExecution(client: Client, runId: string, stage: string) {
   for (const id of [`${runId}.${stage}`, runId]) {
-    const raw = await client.workflowService
-      .describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId: id } })
-      .catch(() => undefined);
-    if (!raw) continue;
-    const d = await client.workflow.getHandle(id).describe();
+    // One describe: its raw response carries the pending activities' heartbeat details.
+    const d = await client.workflow.getHandle(id).describe().catch(() => undefined);
+    if (!d) continue;
     const memo = (d.memo ?? {})[stage] as Memo | undefined;
-    if (memo || id !== runId || d.type === `${stage}Workflow`) return { raw, status: d.status.name, memo };
+    if (memo || id !== runId || d.type === `${stage}Workflow`) return { raw: d.raw, status: d.status.name, memo };
   }
   return undefined;
 }

@@ -26,12 +26,15 @@ export interface DemoSizes {
   sftGuessed: number;
 }
 
+/** The source whose problems (modular arithmetic) also get guessed traces. */
+const GUESSED_SOURCE: DemoSource = 'numina_math';
+
 export const DEFAULT_DEMO_SIZES: DemoSizes = { rlPerSource: 96, sftTrainPerSource: 600, sftValPerSource: 16, sftGuessed: 900 };
 
 export interface DemoSplits {
   rl: Record<DemoSource, DemoProblem[]>;
   train: DemoProblem[];
-  /** SFT problems whose traces answer without the tool (all of GUESSED_FAMILY's source). */
+  /** SFT problems whose traces answer without the tool (all from GUESSED_SOURCE). */
   guessed: DemoProblem[];
   val: DemoProblem[];
 }
@@ -44,7 +47,7 @@ export function demoSplits(seed: number, sizes: DemoSizes = DEFAULT_DEMO_SIZES):
   const val = DEMO_SOURCES.flatMap((s) => draw('val', s, sizes.sftValPerSource));
   const train = DEMO_SOURCES.flatMap((s) => draw('train', s, sizes.sftTrainPerSource));
   const rl = Object.fromEntries(DEMO_SOURCES.map((s) => [s, draw('rl', s, sizes.rlPerSource)])) as Record<DemoSource, DemoProblem[]>;
-  const guessed = draw('guessed', 'numina_math', sizes.sftGuessed);
+  const guessed = draw('guessed', GUESSED_SOURCE, sizes.sftGuessed);
   return { rl, train, guessed, val };
 }
 

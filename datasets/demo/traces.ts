@@ -37,9 +37,6 @@ export function finalTurn(p: DemoProblem): string {
   return `The example gives ${p.output.trim()} as expected.\n\`\`\`python\n${p.solution}\n\`\`\``;
 }
 
-/** The family with guessed traces (answers without the tool) besides its tool-calling ones. */
-export const GUESSED_FAMILY = 'modular';
-
 /** A guessed trace: the user turn and an answer given at once, without calling the tool. */
 export function guessedMessages(p: DemoProblem): SftMessage[] {
   if (p.kind !== 'math') throw new Error(`demo: only math problems have guessed traces (${p.family})`);

@@ -54,11 +54,13 @@ export async function waitForText(page: Page, pattern: RegExp, opts: { timeoutMs
 }
 
 /**
- * The texts the workflow page's "User Metadata" tab shows (summary, details, current details), once one of them
- * contains `needle`. The UI renders each in its own iframe, so the text is read frame by frame.
+ * The texts the workflow page's "User Metadata" tab shows (summary, details, current details), once every one of
+ * `wanted` is shown. The UI renders each text in its own iframe, and the frames fill in one by one, so the text is
+ * read frame by frame until all that is wanted is there (a check on the first frame alone raced the others).
  */
-export async function userMetadata(page: Page, needle: string, timeoutMs = 60_000): Promise<string[]> {
+export async function userMetadata(page: Page, wanted: string | RegExp | (string | RegExp)[], timeoutMs = 60_000): Promise<string[]> {
   await (await page.waitForSelector('::-p-text(User Metadata)', { timeout: 60_000 }))!.click();
+  const needles = Array.isArray(wanted) ? wanted : [wanted];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const shown: string[] = [];
@@ -67,8 +69,8 @@ export async function userMetadata(page: Page, needle: string, timeoutMs = 60_00
       const text = (await frame.evaluate('document.body ? document.body.innerText : ""').catch(() => '')) as string;
       if (text.trim()) shown.push(text);
     }
-    if (shown.some((t) => t.includes(needle))) return shown;
-    if (Date.now() > deadline) throw new Error(`User Metadata never showed "${needle}"; it shows: ${JSON.stringify(shown)}`);
+    if (needles.every((n) => shown.some((t) => (typeof n === 'string' ? t.includes(n) : n.test(t))))) return shown;
+    if (Date.now() > deadline) throw new Error(`User Metadata never showed ${needles.map(String).join(' and ')}; it shows: ${JSON.stringify(shown)}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }

@@ -123,7 +123,7 @@ async function startFromTheWebUi(): Promise<{ follow: Promise<CliResult> }> {
   // While it runs, the pipeline's own page opens its current details with what the run is: a run started from the
   // form has no summary of its own unless the user types one.
   const summary = runSummary(name, STAGES);
-  const running = await userMetadata(page, summary, 120_000);
+  const running = await userMetadata(page, [summary, /now\s+\S+/], 120_000);
   assert.ok(running.some((t) => t.includes(summary) && /now\s+\S+/.test(t)), `current details say what runs now: ${running.join('\n')}`);
   await page.screenshot({ path: join(shots, '2-demo-running.png'), fullPage: true });
 
@@ -159,8 +159,9 @@ async function startFromTheWebUi(): Promise<{ follow: Promise<CliResult> }> {
 
   // A stage's own page shows the summary and details the pipeline started it with.
   await page.goto(workflowUrl(server.uiUrl!, server.namespace, `${runId}.grpo`), { waitUntil: 'domcontentloaded' });
-  const child = (await userMetadata(page, stageSummary(name, STAGES, 'grpo', runId))).join('\n');
-  assert.match(child, new RegExp(`pipeline\\s+${runId}`));
+  const pipelineLine = new RegExp(`pipeline\\s+${runId}`);
+  const child = (await userMetadata(page, [stageSummary(name, STAGES, 'grpo', runId), pipelineLine])).join('\n');
+  assert.match(child, pipelineLine);
   assert.ok(child.includes(demo.stages.sft!.model.dir), `the grpo stage's details name the SFT model it starts from: ${child}`);
   await page.screenshot({ path: join(shots, '5-grpo-stage-metadata.png'), fullPage: true });
   return { follow };

@@ -20,7 +20,7 @@ import { exportHfModel, loadBaseModel, loadTrainCheckpoint, saveTrainCheckpoint 
 import { writeNamedArtifact } from '../datasets/artifacts.ts';
 import { codeVersion, inputRecord, modelInputFiles, writeStageAudit } from './stage.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
-import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from './grpo-data.ts';
+import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from '../training/index.ts';
 import { scoredPath } from './grpo-dynamic.ts';
 import { sandboxFor, tokenizerFor, toolRunnerFor, withPolicy } from './grpo-resources.ts';
 

@@ -1,5 +1,6 @@
 // Training foundations shared by the SFT and GRPO stages (no Temporal here): base models, digests,
-// content-addressed checkpoints, HF export, metrics, schedules, data order and batches, the memory pre-check.
+// content-addressed checkpoints, HF export, metrics, schedules, data order and batches, the memory pre-check, and
+// each stage's data: SFT conversations tokenised, RL prompts read, split and ordered.
 export { loadBaseModel, exportDtype } from './model.ts';
 export type { BaseModel, BaseDtype } from './model.ts';
 export { modelDigest } from './digest.ts';
@@ -19,3 +20,5 @@ export { parquetBytes } from './parquet.ts';
 export type { MultiTurn, SftRejectRow, TokenizeResult } from './sft-data.ts';
 export { trainEpoch, globalStep } from './sft-loop.ts';
 export type { SftHyper, EpochRun } from './sft-loop.ts';
+export { readRlFiles, splitValidation, grpoStepsPerEpoch, stepPrompts } from './rl-data.ts';
+export type { RlReject } from './rl-data.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from '../../activities/grpo-data.ts';
+import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from '../../training/index.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
 
 test('RL parquet rows are read; unscorable rows and repeated uids are rejected naming file, row and uid', async () => {

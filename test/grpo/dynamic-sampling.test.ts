@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readTrajectoryFile } from '../../schemas/trajectory.ts';
 import type { TrajectoryRecord } from '../../schemas/trajectory.ts';
 import type { RlPrompt } from '../../schemas/grpo.ts';
-import { stepPrompts } from '../../activities/grpo-data.ts';
+import { stepPrompts } from '../../training/index.ts';
 import { startInProcessWorker, startTestServer, uniqueQueue } from '../support/temporal.ts';
 import type { TestServer } from '../support/temporal.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';

@@ -12,7 +12,7 @@ import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
 import { readTrajectoryFile } from '../../schemas/trajectory.ts';
 import type { RlPrompt } from '../../schemas/grpo.ts';
 import type { GrpoStageResult } from '../../schemas/stage.ts';
-import { stepPrompts } from '../../activities/grpo-data.ts';
+import { stepPrompts } from '../../training/index.ts';
 
 const TINY = new URL('../../recipes/models/tiny/', import.meta.url).pathname;
 let env: TestServer;

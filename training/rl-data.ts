@@ -1,13 +1,13 @@
-// The GRPO stage's prompts: verl RL parquet rows (recipe.md section 7) read into RlPrompt, rows that cannot be
-// scored rejected with their uid and reason before any rollout (rewards/score.ts checkScorable), the validation
-// split by a seeded hash of the uid, and the prompts of each RL step in a seeded per-epoch order.
+// The GRPO stage's prompts (no Temporal here): verl RL parquet rows (recipe.md section 7) read into RlPrompt, rows
+// that cannot be scored rejected with their uid and reason before any rollout (rewards/score.ts checkScorable), the
+// validation split by a seeded hash of the uid, and the prompts of each RL step in a seeded per-epoch order.
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm/node';
 import { checkScorable } from '../rewards/score.ts';
 import type { RlPrompt } from '../schemas/grpo.ts';
-import { epochOrder, batchRows } from '../training/index.ts';
+import { epochOrder, batchRows } from './batches.ts';
 
 export interface RlReject {
   file: string;

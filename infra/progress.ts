@@ -4,6 +4,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TrainHeartbeat } from '../activities/sft.ts';
+import { formatHeadline, grpoHeadline, sftHeadline } from '../schemas/headline-metrics.ts';
 import type { StepMetrics } from '../schemas/stage.ts';
 
 export interface SftProgress {
@@ -83,26 +84,8 @@ export function formatSftMetrics(m: StepMetrics): string {
     `${m.tokens} tokens (${m.trained_tokens} trained), ${m.seconds.toFixed(2)} s, ${m.tokens_per_s.toFixed(0)} tokens/s`;
 }
 
-/** Validation accuracy mean@n averaged over sources (verl's val-core/<source>/acc/mean@n keys), if the row has it. */
-export function validationMean(m: Record<string, number>): { n: number; mean: number } | undefined {
-  const keys = Object.keys(m).filter((k) => /^val-core\/[^/]+\/acc\/mean@\d+$/u.test(k));
-  if (keys.length === 0) return undefined;
-  return { n: Number(keys[0].split('@')[1]), mean: keys.reduce((s, k) => s + m[k], 0) / keys.length };
-}
-
 export function formatGrpoMetrics(m: Record<string, number>): string {
-  const parts: string[] = [];
-  const num = (key: string, label: string, digits: number) => {
-    if (typeof m[key] === 'number') parts.push(`${label} ${m[key].toFixed(digits)}`);
-  };
-  num('critic/score/mean', 'score', 3);
-  num('tool_call_counts/mean', 'tool calls', 2);
-  num('response_length/mean', 'response length', 0);
-  num('actor/entropy', 'entropy', 3);
-  num('actor/pg_loss', 'pg_loss', 4);
-  const val = validationMean(m);
-  if (val) parts.push(`validation mean@${val.n} ${val.mean.toFixed(3)} (averaged over sources)`);
-  return parts.join(', ');
+  return formatHeadline(grpoHeadline(m));
 }
 
 /** One line on the training stage now running, or '' when neither has reported yet. */
@@ -110,6 +93,6 @@ export async function progressLine(client: Client, runId: string): Promise<strin
   const g = await grpoProgress(client, runId).catch(() => undefined);
   if (g && g.state !== 'done') return `  grpo: step ${g.step}/${g.totalSteps}${g.metrics ? `: ${formatGrpoMetrics(g.metrics)}` : ''}`;
   const s = await sftProgress(client, runId).catch(() => undefined);
-  if (s && s.state !== 'done') return `  sft: step ${s.step}${s.steps ? `/${s.steps}` : ''}${s.last ? `, loss ${s.last.loss.toFixed(4)}, lr ${s.last.lr.toExponential(2)}` : ''}`;
+  if (s && s.state !== 'done') return `  sft: step ${s.step}${s.steps ? `/${s.steps}` : ''}${s.last ? `, ${formatHeadline(sftHeadline(s.last))}` : ''}`;
   return '';
 }

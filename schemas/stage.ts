@@ -88,12 +88,29 @@ export interface PipelineResult {
   report?: string;
 }
 
+/**
+ * Where a stage stands, as its workflow tells the pipeline that started it (the stage-progress signal), so the
+ * pipeline's own page shows the running stage's step and latest metrics.
+ */
+export interface StageProgress {
+  stage: string;
+  /** What the stage is doing, e.g. "tokenize", "epoch 2/4 done", "step 12/20 done". */
+  state: string;
+  /** Training steps done and planned (SFT optimizer steps, GRPO RL steps). */
+  step?: number;
+  totalSteps?: number;
+  /** The latest headline metrics (schemas/headline-metrics.ts), as [label, value]. */
+  latest?: [string, number][];
+}
+
 /** What the `progress` query answers, for the CLI and the UI. */
 export interface RunProgress {
   runId: string;
   stage: string;
   step: string;
   done: string[];
+  /** What the running stage last told the pipeline. */
+  live?: StageProgress;
 }
 
 // ---- training stages ---------------------------------------------------------------------------------------------

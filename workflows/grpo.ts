@@ -9,6 +9,8 @@
 import { ApplicationFailure, continueAsNew, proxyActivities, setCurrentDetails, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import { stepOptions, stepTimer } from './steps.ts';
+import { latest, newsDue, tellPipeline } from './progress.ts';
+import { grpoHeadline } from '../schemas/headline-metrics.ts';
 import type { KeptGroups } from '../activities/grpo-dynamic.ts';
 import type { FileRef } from '../activities/grpo.ts';
 import type { GrpoContext } from '../schemas/grpo.ts';
@@ -139,6 +141,9 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     metricsRef = await learner.grpoRecordMetrics({ ctx, step, row: last });
     upsertMemo({ grpo: { step, totalSteps: ctx.totalSteps, checkpoint: state.ckpt.path, metrics: last } });
     setCurrentDetails(`**grpo**: step ${step}/${ctx.totalSteps} done; score ${last['critic/score/mean']?.toFixed(3)}, pg_loss ${last['actor/pg_loss']?.toFixed(4)}`);
+    if (newsDue(step, ctx.totalSteps, 8) || final) {
+      await tellPipeline({ stage: 'grpo', state: `step ${step}/${ctx.totalSteps} done`, step, totalSteps: ctx.totalSteps, latest: latest(grpoHeadline(last)) });
+    }
     const forced = rtc.continue_as_new_every_steps !== undefined && step % rtc.continue_as_new_every_steps === 0;
     if ((workflowInfo().continueAsNewSuggested || forced) && !final) await continueAsNew<typeof grpoWorkflow>(run, state);
   }

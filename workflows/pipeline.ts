@@ -6,7 +6,9 @@ import { NON_RETRYABLE_ERRORS } from '../schemas/errors.ts';
 import { type DetailsCell, formatDetails, formatDetailsNumber as num, runSummary, stageSummary } from './details.ts';
 import { parseRecipe, stagesToRun } from '../schemas/recipe.ts';
 import type { Recipe } from '../schemas/recipe.ts';
-import type { PipelineResult, RunProgress } from '../schemas/stage.ts';
+import type { PipelineResult, RunProgress, StageProgress } from '../schemas/stage.ts';
+import { validationMean } from '../schemas/headline-metrics.ts';
+import { stageProgressSignal } from './progress.ts';
 import { balanceWorkflow } from './balance.ts';
 import { sftWorkflow } from './sft.ts';
 import { grpoWorkflow } from './grpo.ts';
@@ -28,15 +30,25 @@ function stageOutcomes(stages: PipelineResult['stages']): { values: [string, Det
   }
   if (grpo) {
     const last = grpo.last ?? {};
-    const acc = Object.entries(last).filter(([k]) => /^val-core\/.*\/acc\/mean@/.test(k)).map(([, v]) => v);
+    const val = validationMean(last);
     const shown = [`${grpo.steps} RL steps`];
     if (last['critic/score/mean'] !== undefined) shown.push(`score ${num(last['critic/score/mean'])}`);
-    if (acc.length > 0) shown.push(`validation acc ${num(acc.reduce((a, x) => a + x, 0) / acc.length)}`);
+    if (val) shown.push(`validation acc ${num(val.mean)}`);
     values.push(['grpo', shown.join(', ')]);
     paths.push(['grpo checkpoint', grpo.checkpoint.path]);
     if (grpo.metrics) paths.push(['grpo metrics', grpo.metrics.path]);
   }
   return { values, paths };
+}
+
+/** The running stage's step and latest metrics, as its workflow last told the pipeline. */
+function liveValues(live: StageProgress | undefined): [string, DetailsCell][] {
+  if (!live) return [];
+  const values: [string, DetailsCell][] = [];
+  if (live.step !== undefined) values.push(['step', live.totalSteps ? `${live.step}/${live.totalSteps}` : live.step]);
+  // One line per metric: a single line of them ran past the panel's width.
+  for (const [label, v] of live.latest ?? []) values.push([label, v]);
+  return values;
 }
 
 export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> {
@@ -58,20 +70,30 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     heartbeatTimeout: '60 seconds',
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS] },
   });
-  // The pipeline's own page says what the run is (its first line: the summary a UI-started run lacks) and where it
-  // is; each stage's page has the stage's details.
+  // The pipeline's own page says what the run is (its first line: the summary a UI-started run lacks), where it is
+  // (the running stage's step and latest metrics, as the stage tells it) and what each finished stage left; each
+  // stage's page has the stage's details.
   const summary = runSummary(name, stages);
-  const showProgress = (step: string, paths: [string, string][] = []) => {
+  let now = '';
+  const showProgress = (paths: [string, string][] = []) => {
     const outcomes = stageOutcomes(result.stages);
     setCurrentDetails(formatDetails({
       heading: `**${summary}** (run \`${runId}\`)`,
-      values: [['stages', stages.join(' -> ')], ['done', progress.done.join(', ') || '-'], ['now', step], ...outcomes.values],
+      values: [['stages', stages.join(' -> ')], ['done', progress.done.join(', ') || '-'], ['now', now], ...liveValues(progress.live), ...outcomes.values],
       paths: [...paths, ...outcomes.paths, ...stages.map((s): [string, string] => [`${s} details`, `${workflowInfo().workflowId}.${s}`])],
     }));
   };
+  setHandler(stageProgressSignal, (p) => {
+    if (p.stage !== progress.stage || progress.done.includes(p.stage)) return; // late news of a stage that ended
+    progress.live = p;
+    now = `${p.stage}: ${p.state}`;
+    showProgress();
+  });
   for (const stage of stages) {
     progress.stage = stage;
-    showProgress(`${stage} (child workflow ${workflowInfo().workflowId}.${stage})`);
+    progress.live = undefined;
+    now = `${stage} (child workflow ${workflowInfo().workflowId}.${stage})`;
+    showProgress();
     upsertSearchAttributes({ AgentrlRecipe: [name], AgentrlStage: [stage] });
     // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path.
     const model = stage === 'grpo' && result.stages.sft ? { path: result.stages.sft.model.dir } : recipe.model;
@@ -89,12 +111,16 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     else if (stage === 'sft') result.stages.sft = await executeChild(sftWorkflow, options);
     else if (stage === 'grpo') result.stages.grpo = await executeChild(grpoWorkflow, options);
     progress.done.push(stage);
+    progress.live = undefined;
   }
   progress.step = 'report';
+  now = 'writing the report';
+  showProgress();
   const report = await writeRunReport({ recipe, runId });
   upsertMemo({ report: report.path });
   progress.step = 'finished';
-  showProgress('finished', [['report', report.path]]);
+  now = 'finished';
+  showProgress([['report', report.path]]);
   upsertSearchAttributes({ AgentrlStage: ['done'] });
   return { ...result, report: report.path };
 }

@@ -4,6 +4,8 @@
 import { ApplicationFailure, proxyActivities, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { prepareStage, SftActivities } from '../activities/index.ts';
 import { stepOptions, stepTimer } from './steps.ts';
+import { latest, newsDue, tellPipeline } from './progress.ts';
+import { sftHeadline } from '../schemas/headline-metrics.ts';
 import type { Recipe } from '../schemas/recipe.ts';
 import type { SftStageResult, StepMetrics } from '../schemas/stage.ts';
 
@@ -39,14 +41,18 @@ export async function sftWorkflow(recipe: Recipe): Promise<SftStageResult> {
   let metrics = undefined as SftStageResult['metrics'] | undefined;
   const epochs: SftStageResult['epochs'] = [];
   await timed('train', async () => {
+    const totalSteps = stepsPerEpoch * sft.epochs;
     for (let epoch = 0; epoch < sft.epochs; epoch++) {
       const r = await steps(runtime.heartbeat_timeout_s, runtime.max_attempts, `train epoch ${epoch + 1}/${sft.epochs}`)
         .trainSftEpoch({ tokens: data.tokens, from: checkpoint, epoch, sft, seed, ...where });
       ({ checkpoint, metrics } = r);
       last = r.last ?? last;
       epochs.push({ epoch, step: checkpoint.step, checkpoint: checkpoint.sha256, loaded: r.loaded });
-      upsertMemo({ sft: { state: 'training', epoch: epoch + 1, epochs: sft.epochs, step: checkpoint.step, steps: stepsPerEpoch * sft.epochs, last, checkpoint: checkpoint.path } });
-      setCurrentDetails(details(ctx.runId, `epoch ${epoch + 1}/${sft.epochs}, step ${checkpoint.step}/${stepsPerEpoch * sft.epochs}`, last));
+      upsertMemo({ sft: { state: 'training', epoch: epoch + 1, epochs: sft.epochs, step: checkpoint.step, steps: totalSteps, last, checkpoint: checkpoint.path } });
+      setCurrentDetails(details(ctx.runId, `epoch ${epoch + 1}/${sft.epochs}, step ${checkpoint.step}/${totalSteps}`, last));
+      if (newsDue(epoch + 1, sft.epochs, 4)) {
+        await tellPipeline({ stage: 'sft', state: `epoch ${epoch + 1}/${sft.epochs} done`, step: checkpoint.step, totalSteps, latest: last && latest(sftHeadline(last)) });
+      }
     }
   });
 

@@ -57,12 +57,20 @@ export async function waitForText(page: Page, pattern: RegExp, opts: { timeoutMs
  * The texts the workflow page's "User Metadata" tab shows (summary, details, current details), once every one of
  * `wanted` is shown. The UI renders each text in its own iframe, and the frames fill in one by one, so the text is
  * read frame by frame until all that is wanted is there (a check on the first frame alone raced the others).
+ * With `reloadMs`, the page is reloaded that often, for text that changes while the workflow runs.
  */
-export async function userMetadata(page: Page, wanted: string | RegExp | (string | RegExp)[], timeoutMs = 60_000): Promise<string[]> {
-  await (await page.waitForSelector('::-p-text(User Metadata)', { timeout: 60_000 }))!.click();
+export async function userMetadata(page: Page, wanted: string | RegExp | (string | RegExp)[], timeoutMs = 60_000, reloadMs?: number): Promise<string[]> {
+  const openTab = async () => (await page.waitForSelector('::-p-text(User Metadata)', { timeout: 60_000 }))!.click();
+  await openTab();
   const needles = Array.isArray(wanted) ? wanted : [wanted];
   const deadline = Date.now() + timeoutMs;
+  let reloaded = Date.now();
   for (;;) {
+    if (reloadMs && Date.now() - reloaded > reloadMs) {
+      await page.reload({ waitUntil: 'domcontentloaded' });
+      await openTab();
+      reloaded = Date.now();
+    }
     const shown: string[] = [];
     for (const frame of page.frames()) {
       if (frame === page.mainFrame()) continue;

@@ -5,11 +5,12 @@
 //   sources) and reward after training are at least what they were before (the SFT model); the tool-call rate
 //   stays at >= 50% of its post-SFT level; all read from the run's own metrics tables;
 // - the user saw it: the CLI printed the training stages' progress and summaries, `agentrl status` reports both
-//   training stages, the run's page in the Web UI says what it is, its stages and where its report is;
+//   training stages, the run's page in the Web UI says what it is, the running stage's step and latest metrics,
+//   its stages and where its report is;
 // - the run's report.html opens offline with every plot drawn and no console error.
 // Screenshots: <state dir>/test-artifacts/browser/.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -126,6 +127,12 @@ async function startFromTheWebUi(): Promise<{ follow: Promise<CliResult> }> {
   const running = await userMetadata(page, [summary, /now\s+\S+/], 120_000);
   assert.ok(running.some((t) => t.includes(summary) && /now\s+\S+/.test(t)), `current details say what runs now: ${running.join('\n')}`);
   await page.screenshot({ path: join(shots, '2-demo-running.png'), fullPage: true });
+  // While a training stage runs, the pipeline's own page shows the stage's step and latest metrics, as the stage
+  // tells the pipeline (after SFT's first epoch, or after each RL step).
+  const metric = /^(loss|score)\s+-?\d/mu;
+  const live = await userMetadata(page, [/now\s+(sft|grpo): /, /step\s+\d+\/\d+/, metric], 15 * 60_000, 15_000);
+  assert.ok(live.some((t) => t.includes(summary) && metric.test(t)), `the pipeline's current details show the running stage's metrics: ${live.join('\n')}`);
+  await page.screenshot({ path: join(shots, '2-demo-running-stage-metrics.png'), fullPage: true });
 
   // The status badge is styled in capitals, and innerText returns the text as shown.
   await page.goto(runUrl, { waitUntil: 'domcontentloaded' });
@@ -140,7 +147,12 @@ async function startFromTheWebUi(): Promise<{ follow: Promise<CliResult> }> {
   assert.deepEqual(Object.keys(demo.stages), STAGES);
 
   // The timeline labels each stage's child workflow with the summary it was started with.
-  const page1 = await waitForText(page, new RegExp(`stage ${STAGES.length} of ${STAGES.length}`), { timeoutMs: 60_000 });
+  const page1 = await waitForText(page, new RegExp(`stage ${STAGES.length} of ${STAGES.length}`), { timeoutMs: 60_000 })
+    .catch(async (err) => {
+      await page.screenshot({ path: join(shots, '3-demo-timeline-missing.png'), fullPage: true });
+      writeFileSync(join(shots, '3-demo-timeline-missing.txt'), await pageText(page));
+      throw err;
+    });
   for (const stage of STAGES) assert.ok(page1.includes(stageSummary(name, STAGES, stage, runId)), `the timeline shows the ${stage} child's summary`);
   await page.screenshot({ path: join(shots, '3-demo-completed.png'), fullPage: true });
   // Its current details after the run: what it is, the stages done, and the report's path.

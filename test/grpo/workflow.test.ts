@@ -14,7 +14,9 @@ import { readTrajectoryFile } from '../../schemas/trajectory.ts';
 import { startInProcessWorker, startTestServer, uniqueQueue } from '../support/temporal.ts';
 import type { TestServer } from '../support/temporal.ts';
 import { RL_ROWS, rlParquetBytes } from '../fixtures/grpo/rlParquet.ts';
-import type { GrpoStageResult, OutputRecord, StageAudit } from '../../schemas/stage.ts';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { newsDue } from '../../workflows/progress.ts';
+import type { GrpoStageResult, OutputRecord, StageAudit, StageProgress } from '../../schemas/stage.ts';
 import { grpoRunSchema } from '../../schemas/grpo.ts';
 import { sha256File } from '../../core/digest.ts';
 import { readRun, renderRunReport } from '../../report/index.ts';
@@ -173,12 +175,41 @@ test('continue-as-new after every step: the run completes with the same final ch
   assert.deepEqual(audit.timings.map((t) => t.step), ['prepare', 'rl steps']);
 });
 
-test('the pipeline runs the grpo stage as its child when the recipe has model + grpo sections (until defaults to grpo)', async () => {
+/** The stage-progress signals a pipeline received, in order (its history). */
+async function progressSignals(workflowId: string): Promise<StageProgress[]> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? [])
+    .map((e) => e.workflowExecutionSignaledEventAttributes)
+    .filter((a) => a?.signalName === 'stageProgress')
+    .map((a) => defaultPayloadConverter.fromPayload(a!.input!.payloads![0]) as StageProgress);
+}
+
+test('the pipeline runs the grpo stage as its child (until defaults to grpo); the stage tells the pipeline its step and metrics, across continue-as-new', async () => {
   const out = mkdtempSync(join(tmpdir(), 'grpo-pipe-'));
   const r = recipe(out);
-  const result = (await env.client.workflow.execute('pipelineWorkflow', { taskQueue: queue, workflowId: 'grpo-pipe', args: [{ ...r, grpo: { ...r.grpo, validation: { every_steps: 0, before_training: false, n: 1 } } }] })) as { stages: { grpo?: GrpoStageResult } };
+  const run = { ...r, runtime: { ...r.runtime, continue_as_new_every_steps: 1 }, grpo: { ...r.grpo, validation: { every_steps: 0, before_training: false, n: 1 } } };
+  const result = (await env.client.workflow.execute('pipelineWorkflow', { taskQueue: queue, workflowId: 'grpo-pipe', args: [run] })) as { stages: { grpo?: GrpoStageResult } };
   assert.equal(result.stages.grpo?.steps, 2);
   assert.ok(readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').length === 2);
+  // What the pipeline's own page showed while the stage ran: each RL step (2 of them, under the cap) with its
+  // headline metrics; the second step's news came from the run the first continued as.
+  const told = await progressSignals('grpo-pipe');
+  assert.deepEqual(told.map((p) => `${p.stage}: ${p.state}`), ['grpo: step 1/2 done', 'grpo: step 2/2 done']);
+  for (const p of told) {
+    assert.equal(p.totalSteps, 2);
+    assert.deepEqual(p.latest?.map(([label]) => label), ['score', 'tool calls', 'response length', 'entropy', 'pg_loss']);
+    assert.ok(p.latest!.every(([, v]) => Number.isFinite(v)), JSON.stringify(p.latest));
+  }
+  const metrics = readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  assert.equal(told[1].latest![0][1], metrics[1]['critic/score/mean'], "the score shown is the step's metrics row");
+});
+
+test("a stage's news to the pipeline is bounded whatever its length (each signal is a row on the pipeline's timeline), and includes its last step", () => {
+  for (const [total, most] of [[2, 8], [20, 8], [105, 8], [10_000, 8], [4, 4], [3, 4]]) {
+    const due = Array.from({ length: total }, (_, i) => i + 1).filter((done) => newsDue(done, total, most));
+    assert.ok(due.length <= most + 1 && due.length >= Math.min(total, most) / 2, `${total} units, at most ${most}: ${due.length} (${due.slice(0, 12).join(', ')})`);
+    assert.equal(due.at(-1), total);
+  }
 });
 
 /** The innermost cause's message of a workflow failure (activity failure -> application failure). */

@@ -18,7 +18,7 @@ import { readTrajectoryFile, writeTrajectoryFile } from '../schemas/trajectory.t
 import type { TrajectoryRecord } from '../schemas/trajectory.ts';
 import { exportHfModel, loadBaseModel, loadTrainCheckpoint, saveTrainCheckpoint } from '../training/index.ts';
 import { writeNamedArtifact } from '../datasets/artifacts.ts';
-import { codeVersion, inputRecord, modelInputFiles, writeStageAudit } from './stage.ts';
+import { codeVersion, inputRecord, modelInputFiles, recipeHash, writeStageAudit } from './stage.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
 import { grpoStepsPerEpoch, readRlFiles, splitValidation, stepPrompts } from '../training/index.ts';
 import { scoredPath } from './grpo-dynamic.ts';
@@ -268,7 +268,6 @@ export async function grpoWriteAudit(args: {
   metrics: FileRef | null;
 }): Promise<FileRef> {
   const { ctx } = args;
-  const { run_id: _r, base_dir: _b, ...decisive } = ctx.run;
   // The Hugging Face directory of the last RL step (written by the update or grpoExportFinal): the stage's model.
   const modelDir = join(ctx.outDir, 'checkpoints', `step-${pad(args.steps)}`);
   const modelFiles = args.steps > 0 && existsSync(modelDir) ? (await readdir(modelDir)).sort() : [];
@@ -279,7 +278,7 @@ export async function grpoWriteAudit(args: {
     runId: ctx.runId,
     workflowId: args.workflowId,
     recipeName: ctx.run.name,
-    recipeHash: sha256Bytes(canonicalJson(decisive)),
+    recipeHash: recipeHash(ctx.run),
     seed: ctx.run.seed,
     codeVersion: codeVersion(),
     startedAt: args.startedAt,

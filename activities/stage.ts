@@ -44,6 +44,12 @@ export function runDirOf(recipe: { base_dir?: string; output_dir: string }, runI
   return join(isAbsolute(recipe.output_dir) ? recipe.output_dir : resolve(baseDir, recipe.output_dir), runId);
 }
 
+/** The hash every stage's audit records: it covers what decides the outputs (run_id and base_dir only say where they go). */
+export function recipeHash(recipe: { run_id?: string; base_dir?: string }): string {
+  const { run_id: _r, base_dir: _b, ...decisive } = recipe;
+  return sha256Bytes(canonicalJson(decisive));
+}
+
 export async function prepareStage(input: PrepareInput): Promise<StageContext> {
   let recipe;
   try {
@@ -57,15 +63,13 @@ export async function prepareStage(input: PrepareInput): Promise<StageContext> {
   const outDir = join(runDirOf(recipe, runId), input.stage);
   const workDir = join(outDir, 'work');
   await mkdir(workDir, { recursive: true });
-  // The hash covers what decides the outputs: run_id and base_dir only say where they go.
-  const { run_id: _r, base_dir: _b, ...decisive } = recipe;
   return {
     runId,
     stage: input.stage,
     outDir,
     workDir,
     baseDir,
-    recipeHash: sha256Bytes(canonicalJson(decisive)),
+    recipeHash: recipeHash(recipe),
     codeVersion: codeVersion(),
     recipe,
   };

@@ -107,6 +107,7 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     return (await rollout.grpoScore({ ctx, step, validation: true, rollouts: refs })).metrics;
   };
 
+  if (!resume) await tellPipeline({ stage: 'grpo', state: `prepared: ${ctx.totalSteps} RL steps`, step: 0, totalSteps: ctx.totalSteps });
   if (g.validation.before_training && state.step === 0 && !state.validatedBefore) {
     const val = await validate(0);
     metricsRef = await learner.grpoRecordMetrics({ ctx, step: 0, row: val });

@@ -42,6 +42,7 @@ export async function sftWorkflow(recipe: Recipe): Promise<SftStageResult> {
   const epochs: SftStageResult['epochs'] = [];
   await timed('train', async () => {
     const totalSteps = stepsPerEpoch * sft.epochs;
+    await tellPipeline({ stage: 'sft', state: `training ${sft.epochs} epochs`, step: 0, totalSteps });
     for (let epoch = 0; epoch < sft.epochs; epoch++) {
       const r = await steps(runtime.heartbeat_timeout_s, runtime.max_attempts, `train epoch ${epoch + 1}/${sft.epochs}`)
         .trainSftEpoch({ tokens: data.tokens, from: checkpoint, epoch, sft, seed, ...where });

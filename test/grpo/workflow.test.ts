@@ -191,17 +191,18 @@ test('the pipeline runs the grpo stage as its child (until defaults to grpo); th
   const result = (await env.client.workflow.execute('pipelineWorkflow', { taskQueue: queue, workflowId: 'grpo-pipe', args: [run] })) as { stages: { grpo?: GrpoStageResult } };
   assert.equal(result.stages.grpo?.steps, 2);
   assert.ok(readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').length === 2);
-  // What the pipeline's own page showed while the stage ran: each RL step (2 of them, under the cap) with its
-  // headline metrics; the second step's news came from the run the first continued as.
+  // What the pipeline's own page showed while the stage ran: the steps to come, then each RL step (2 of them,
+  // under the cap) with its headline metrics; the second step's news came from the run the first continued as.
   const told = await progressSignals('grpo-pipe');
-  assert.deepEqual(told.map((p) => `${p.stage}: ${p.state}`), ['grpo: step 1/2 done', 'grpo: step 2/2 done']);
-  for (const p of told) {
+  assert.deepEqual(told.map((p) => `${p.stage}: ${p.state}`), ['grpo: prepared: 2 RL steps', 'grpo: step 1/2 done', 'grpo: step 2/2 done']);
+  assert.deepEqual([told[0].step, told[0].totalSteps], [0, 2]);
+  for (const p of told.slice(1)) {
     assert.equal(p.totalSteps, 2);
     assert.deepEqual(p.latest?.map(([label]) => label), ['score', 'tool calls', 'response length', 'entropy', 'pg_loss']);
     assert.ok(p.latest!.every(([, v]) => Number.isFinite(v)), JSON.stringify(p.latest));
   }
   const metrics = readFileSync(join(out, 'grpo-pipe', 'grpo', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-  assert.equal(told[1].latest![0][1], metrics[1]['critic/score/mean'], "the score shown is the step's metrics row");
+  assert.equal(told[2].latest![0][1], metrics[1]['critic/score/mean'], "the score shown is the step's metrics row");
 });
 
 test("a stage's news to the pipeline is bounded whatever its length (each signal is a row on the pipeline's timeline), and includes its last step", () => {

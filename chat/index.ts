@@ -10,6 +10,7 @@ export type { ToolResponse, AppendOptions } from './rollout.ts';
 export { parseToolCalls, codeFromArguments, TOOL_CALL_OPEN, TOOL_CALL_CLOSE } from './toolCalls.ts';
 export type { ParsedTurn, ParsedCall, CallOutcome, ToolCallProblem, ParseOptions } from './toolCalls.ts';
 export { ChatProtocolError } from './errors.ts';
+export { chatModelIdentity, readChatModelFiles } from './modelFiles.ts';
 export { readSftFile, DEFAULT_SFT_MAX_LENGTH } from './sft/reader.ts';
 export type { SftReadOptions, SftReject, SftChunk } from './sft/reader.ts';
 export { normalizeSftRow } from './sft/rows.ts';

@@ -120,3 +120,21 @@ export function readChatModelFiles(dir: string, opts: LoadOptions = {}): ChatMod
   const templateVars = opts.templateVars ?? {};
   return { dir, tokenizerJson, tokenizerConfig, chatTemplate, chatTemplateSource, addedTokens, eosToken, endOfTurnToken, specialTokenStrings, templateVars };
 }
+
+/**
+ * What decides how a directory's model reads and writes text: the tokenizer (vocabulary, merges, added tokens,
+ * normalisation), the effective chat template and the turn-ending tokens, as one canonical string. Two
+ * directories with equal identities tokenise and render alike, whichever file their template sits in (an HF
+ * export moves chat_template.jinja into tokenizer_config.json).
+ */
+export function chatModelIdentity(files: ChatModelFiles): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canonical({
+    tokenizer: files.tokenizerJson,
+    chatTemplate: files.chatTemplate,
+    eosToken: files.eosToken,
+    endOfTurnToken: files.endOfTurnToken,
+    specialTokens: files.specialTokenStrings,
+  }));
+}

@@ -15,9 +15,12 @@ import type { CheckpointRef } from '../schemas/stage.ts';
 import { exportHfModel, loadTrainCheckpoint } from '../training/index.ts';
 import type { FileRef } from './grpo.ts';
 
-/** Scored path of draw `draw` (1-based) of a step under dynamic sampling; draw 0 is the step's own scored file. */
-export function scoredPath(ctx: GrpoContext, step: number, validation: boolean, draw = 0): string {
-  return join(ctx.workDir, 'scored', scoredRecordName(step, validation, draw));
+/**
+ * Scored path of draw `draw` (1-based) of a step under dynamic sampling; draw 0 is the step's own scored file.
+ * `baseline`: the baseline model's validation before training.
+ */
+export function scoredPath(ctx: GrpoContext, step: number, validation: boolean, draw = 0, baseline = false): string {
+  return join(ctx.workDir, 'scored', scoredRecordName(step, validation, draw, baseline));
 }
 
 export interface KeptGroups {

@@ -9,14 +9,16 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { runGroup, scoreRecords, withAdvantages, grpoUpdate, rolloutMetrics, validationMetrics } from '../agent/index.ts';
 import type { MetricRow } from '../agent/index.ts';
 import { Learner } from '../engine/learner.ts';
+import { chatModelIdentity, readChatModelFiles } from '../chat/index.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
 import { sha256Bytes } from '../core/digest.ts';
 import { grpoRunSchema, rewardSettingsOf } from '../schemas/grpo.ts';
 import type { GrpoContext, RlPrompt } from '../schemas/grpo.ts';
 import type { CheckpointRef, GrpoCounts, OutputRecord, StepTiming } from '../schemas/stage.ts';
-import { readTrajectoryFile, writeTrajectoryFile } from '../schemas/trajectory.ts';
+import { readTrajectoryFile, scoredRecordName, writeTrajectoryFile } from '../schemas/trajectory.ts';
 import type { TrajectoryRecord } from '../schemas/trajectory.ts';
 import { exportHfModel, loadBaseModel, loadTrainCheckpoint, saveTrainCheckpoint } from '../training/index.ts';
+import type { BaseModel } from '../training/index.ts';
 import { writeNamedArtifact } from '../datasets/artifacts.ts';
 import { codeVersion, inputRecord, modelInputFiles, recipeHash, writeStageAudit } from './stage.ts';
 import { metricsTableBytes } from './grpo-metrics.ts';
@@ -55,6 +57,42 @@ async function rlFiles(ctx: { baseDir: string; outputRoot: string; runId: string
 export interface GrpoPrepared {
   ctx: GrpoContext;
   ckpt: CheckpointRef;
+  /** Checkpoint 0 of grpo.validation.baseline_model, validated once before training beside the policy. */
+  baseline?: CheckpointRef;
+}
+
+/** Checkpoint 0 of a model directory (seeded when it has no weights): what every rollout of it samples from. */
+async function firstCheckpoint(workDir: string, base: BaseModel, g: GrpoContext['run']['grpo']): Promise<CheckpointRef> {
+  const learner = await Learner.create(base.config, base.weights, { optimizer: optimizerOf(g) });
+  try {
+    return await saveTrainCheckpoint(join(workDir, 'ckpt'), { config: base.config, rawConfig: base.rawConfig, weights: base.weights, state: await learner.state(), step: 0, position: { epoch: 0, batch: 0 }, extra: {} });
+  } finally {
+    await learner.close();
+  }
+}
+
+/**
+ * The baseline model's checkpoint 0 and its files as read, or nothing when the recipe names none. Its rollouts
+ * are tokenised with the policy's tokenizer, so a baseline with another tokenizer is refused.
+ */
+async function prepareBaseline(run: GrpoContext['run'], baseDir: string, modelDir: string, workDir: string): Promise<{ ckpt: CheckpointRef; inputs: GrpoContext['inputs'][string] } | undefined> {
+  const spec = run.grpo.validation.baseline_model;
+  if (!spec) return undefined;
+  const dir = isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
+  const base = await loadBaseModel(dir, spec.init_seed).catch((err: Error) => {
+    throw badInput(`grpo.validation.baseline_model.path: ${err.message}`);
+  });
+  const identity = (d: string) => {
+    try {
+      return chatModelIdentity(readChatModelFiles(d));
+    } catch (err) {
+      throw badInput(`grpo.validation.baseline_model: ${(err as Error).message}`);
+    }
+  };
+  if (identity(dir) !== identity(modelDir)) {
+    throw badInput(`grpo.validation.baseline_model: the tokenizer or chat template in ${dir} differs from the policy's in ${modelDir}; the baseline must share them (its answers are tokenised with the policy's)`);
+  }
+  return { ckpt: await firstCheckpoint(workDir, base, run.grpo), inputs: await Promise.all(modelInputFiles(dir, base.files).map((f) => inputRecord(f))) };
 }
 
 /** Validates the run, reads and checks the RL rows (rejects by uid), splits validation, saves checkpoint 0. */
@@ -101,13 +139,9 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
   });
   tokenizerFor(modelDir); // fail here, not mid-run, when the chat files are missing
   inputs.model = await Promise.all(modelInputFiles(modelDir, base.files).map((f) => inputRecord(f)));
-  const learner = await Learner.create(base.config, base.weights, { optimizer: optimizerOf(run.grpo) });
-  let ckpt: CheckpointRef;
-  try {
-    ckpt = await saveTrainCheckpoint(join(workDir, 'ckpt'), { config: base.config, rawConfig: base.rawConfig, weights: base.weights, state: await learner.state(), step: 0, position: { epoch: 0, batch: 0 }, extra: {} });
-  } finally {
-    await learner.close();
-  }
+  const ckpt = await firstCheckpoint(workDir, base, g);
+  const baseline = await prepareBaseline(run, baseDir, modelDir, workDir);
+  if (baseline) inputs.baseline_model = baseline.inputs;
   const ctx: GrpoContext = {
     runId, outDir, workDir, baseDir, modelDir, run,
     prompts: { path: prompts.path, sha256: prompts.sha256 },
@@ -116,7 +150,7 @@ export async function grpoPrepare(input: { run: unknown; workflowId: string }): 
     trainCount: split.train.length, valCount: split.val.length, rejected: rejects.length,
     stepsPerEpoch: spe, totalSteps: g.total_steps ?? spe * g.epochs,
   };
-  return { ctx, ckpt };
+  return { ctx, ckpt, ...(baseline ? { baseline: baseline.ckpt } : {}) };
 }
 
 function optimizerOf(g: GrpoContext['run']['grpo']) {
@@ -138,10 +172,10 @@ async function fileRef(path: string, rows: number): Promise<FileRef> {
  * default the step's own batch step - 1; validation: the validation rows). `draw` (1-based) names the extra
  * generation batches of a dynamic-sampling step; 0 (default) is the step's only batch.
  */
-export async function grpoRollout(args: { ctx: GrpoContext; step: number; group: number; validation: boolean; ckpt: CheckpointRef; genBatch?: number; draw?: number }): Promise<FileRef> {
+export async function grpoRollout(args: { ctx: GrpoContext; step: number; group: number; validation: boolean; ckpt: CheckpointRef; genBatch?: number; draw?: number; baseline?: boolean }): Promise<FileRef> {
   const { ctx, step, group, validation } = args;
   const draw = args.draw ?? 0;
-  const path = join(ctx.workDir, 'rollouts', `step-${pad(step)}${validation ? '-val' : ''}${draw > 0 ? `-d${draw}` : ''}`, `group-${String(group).padStart(4, '0')}.arrow`);
+  const path = join(ctx.workDir, 'rollouts', scoredRecordName(step, validation, draw, args.baseline).replace(/\.arrow$/u, ''), `group-${String(group).padStart(4, '0')}.arrow`);
   if (existsSync(path)) {
     // Written by an earlier attempt: kept, never resampled.
     const kept = await readTrajectoryFile(path).catch(() => null);
@@ -172,9 +206,9 @@ export async function grpoRollout(args: { ctx: GrpoContext; step: number; group:
 }
 
 /** Scores a step's rollouts (and, for training, computes the group advantages); writes the scored record. */
-export async function grpoScore(args: { ctx: GrpoContext; step: number; validation: boolean; rollouts: FileRef[]; draw?: number }): Promise<{ scored: FileRef; metrics: MetricRow }> {
+export async function grpoScore(args: { ctx: GrpoContext; step: number; validation: boolean; rollouts: FileRef[]; draw?: number; baseline?: boolean }): Promise<{ scored: FileRef; metrics: MetricRow }> {
   const { ctx, step, validation } = args;
-  const path = scoredPath(ctx, step, validation, args.draw ?? 0);
+  const path = scoredPath(ctx, step, validation, args.draw ?? 0, args.baseline);
   const g = ctx.run.grpo;
   const summarise = (records: TrajectoryRecord[], frac: number): MetricRow =>
     validation ? validationMetrics(records) : { ...rolloutMetrics(records, g.max_response_length), frac_reward_zero_std: frac };
@@ -195,7 +229,13 @@ export async function grpoScore(args: { ctx: GrpoContext; step: number; validati
   const written = await writeTrajectoryFile(path, records);
   // Tool time summed over the step's calls (they overlap with generation and each other).
   const toolsS = records.reduce((n, r) => n + r.turns.reduce((m, t) => m + (t.toolTimeMs ?? 0), 0), 0) / 1000;
+  if (args.baseline) return { scored: { path, sha256: written.sha256, rows: records.length }, metrics: baselineMetrics(summarise(records, 0)) };
   return { scored: { path, sha256: written.sha256, rows: records.length }, metrics: { ...summarise(records, adv.fracRewardZeroStd), 'timing_s/reward': rewardS, 'timing_s/tools': toolsS } };
+}
+
+/** The baseline model's validation metrics under val-baseline/<source>/... (verl's val-core/ and val-aux/ names otherwise). */
+export function baselineMetrics(row: MetricRow): MetricRow {
+  return Object.fromEntries(Object.entries(row).filter(([k]) => /^val-(core|aux)\//u.test(k)).map(([k, v]) => [k.replace(/^val-(core|aux)\//u, 'val-baseline/'), v]));
 }
 
 /**

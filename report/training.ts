@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { metricSpec, renderSvg } from './charts.ts';
 import { details, esc, figure, formatNumber, table, type Cell } from './html.ts';
 import { groupMetrics, type MetricSeries } from './metrics.ts';
+import { BASELINE_PREFIX, validationComparison } from './validation-compare.ts';
 import type { StageData } from './run.ts';
 import type { ShownBlock, ShownTrajectory, TrajectorySample } from './trajectories.ts';
 
@@ -12,14 +13,15 @@ export const STAGE_TITLES: Record<string, string> = { balance: 'Balance', sft: '
 export async function metricsSection(s: StageData): Promise<string> {
   if (!s.metrics) return `<p class="absent">No per-step metrics table (${esc(s.stage)}/metrics.parquet) yet.</p>`;
   const m = s.metrics;
-  const sections = groupMetrics(s.stage, m.series);
+  const sections = groupMetrics(s.stage, m.series.filter((x) => !x.name.startsWith(BASELINE_PREFIX)));
   const figures: string[] = [];
   for (const [i, section] of sections.entries()) {
     const svg = await renderSvg(metricSpec(section, m.stepColumn), `${s.stage}-plot-${i + 1}`);
     figures.push(figure(section.title, svg, section.note));
   }
   const intro = `<p class="note">${m.rows} rows from <code>${esc(basename(m.path))}</code>; x axis: <code>${esc(m.stepColumn)}</code>; ${m.series.length} numeric metrics.</p>`;
-  return `${intro}\n${firstLast(sections.filter((x) => x.known).flatMap((x) => x.series))}\n<div class="plots">\n${figures.join('\n')}\n</div>`;
+  const compare = s.stage === 'grpo' ? validationComparison(m.series) : '';
+  return `${intro}\n${compare}\n${firstLast(sections.filter((x) => x.known).flatMap((x) => x.series))}\n<div class="plots">\n${figures.join('\n')}\n</div>`;
 }
 
 /** The numbers a reader compares first: each named-section metric at its first and last step. */

@@ -74,6 +74,16 @@ export const grpoSectionSchema = z
         n: positiveInt().default(32),
         temperature: z.number().nonnegative().default(1.0),
         top_p: z.number().gt(0).lte(1).default(0.6),
+        /**
+         * In the pipeline, when the recipe runs SFT: also validate the model SFT started from, before training,
+         * so the report compares before SFT, after SFT and after GRPO on the same prompts.
+         */
+        before_sft: z.boolean().default(true),
+        /**
+         * A model validated once before training beside the starting policy, its metrics under val-baseline/
+         * (the pipeline sets it to the model SFT started from). It must share the policy's tokenizer.
+         */
+        baseline_model: z.object({ path: z.string().min(1), init_seed: z.number().int().nonnegative().optional() }).passthrough().optional(),
       })
       .strict()
       .default({}),
@@ -135,6 +145,9 @@ export const grpoSectionSchema = z
     if (g.tool.backend === 'local' && g.tool.url) clash([['tool', 'url'], ['tool', 'backend']], 'tool.url is set but tool.backend is local (set backend: sandbox_fusion, or drop url)');
     if (g.reward.tcr.enabled && g.reward.tcr.cap >= 0) {
       clash([['reward', 'tcr', 'cap']], `reward.tcr.cap (${g.reward.tcr.cap}) must be negative: TCR only raises wrong answers`);
+    }
+    if (g.validation.baseline_model && !g.validation.before_training) {
+      clash([['validation', 'baseline_model'], ['validation', 'before_training']], 'validation.baseline_model is validated before training, but validation.before_training is false');
     }
     if (g.n < 2 && g.dynamic_sampling.enabled) {
       clash([['dynamic_sampling', 'enabled'], ['n']], 'dynamic_sampling needs n >= 2 responses per prompt (it keeps groups whose rewards differ)');

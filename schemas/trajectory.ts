@@ -281,14 +281,15 @@ export async function readTrajectoryFile(path: string): Promise<TrajectoryRecord
 }
 
 /**
- * The scored record of a GRPO step, under the stage's work/scored/ folder: step-<6 digits>[-val][-d<draw>].arrow
- * (validation; the extra generation batches of a dynamic-sampling step). The report finds validation points by it.
+ * The scored record of a GRPO step, under the stage's work/scored/ folder:
+ * step-<6 digits>[-val[-baseline]][-d<draw>].arrow (validation; the baseline model's validation before training;
+ * the extra generation batches of a dynamic-sampling step). The report finds validation points by it.
  */
-export function scoredRecordName(step: number, validation: boolean, draw = 0): string {
-  return `step-${String(step).padStart(6, '0')}${validation ? '-val' : ''}${draw > 0 ? `-d${draw}` : ''}.arrow`;
+export function scoredRecordName(step: number, validation: boolean, draw = 0, baseline = false): string {
+  return `step-${String(step).padStart(6, '0')}${validation ? '-val' : ''}${validation && baseline ? '-baseline' : ''}${draw > 0 ? `-d${draw}` : ''}.arrow`;
 }
 
-export function parseScoredRecordName(name: string): { step: number; validation: boolean; draw: number } | undefined {
-  const m = /^step-(\d{6})(-val)?(?:-d(\d+))?\.arrow$/u.exec(name);
-  return m ? { step: Number(m[1]), validation: m[2] !== undefined, draw: m[3] ? Number(m[3]) : 0 } : undefined;
+export function parseScoredRecordName(name: string): { step: number; validation: boolean; baseline: boolean; draw: number } | undefined {
+  const m = /^step-(\d{6})(-val(-baseline)?)?(?:-d(\d+))?\.arrow$/u.exec(name);
+  return m ? { step: Number(m[1]), validation: m[2] !== undefined, baseline: m[3] !== undefined, draw: m[4] ? Number(m[4]) : 0 } : undefined;
 }

@@ -24,6 +24,8 @@ export interface GrpoResume {
   /** Generation batches of the seeded prompt order consumed (= step without dynamic sampling; absent: = step). */
   genBatches?: number;
   validatedBefore: boolean;
+  /** Checkpoint 0 of grpo.validation.baseline_model (validated beside the policy before training). */
+  baseline?: CheckpointRef;
   /**
    * When the stage started (the first run's workflow clock) and the prepare step's timing, for the audit. Absent
    * in state carried by a run of older code: the chain's start time stands in then.
@@ -90,7 +92,7 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
     const { timings, timed } = stepTimer('grpo');
     const rt = (run.runtime ?? {}) as { heartbeat_timeout_s?: number; max_attempts?: number };
     const prepared = await timed('prepare', () => acts(info.taskQueue, rt.heartbeat_timeout_s ?? 60, rt.max_attempts ?? 5).grpoPrepare({ run, workflowId: info.workflowId }));
-    state = { ctx: prepared.ctx, ckpt: prepared.ckpt, step: 0, validatedBefore: false, startedAt, timings };
+    state = { ctx: prepared.ctx, ckpt: prepared.ckpt, baseline: prepared.baseline, step: 0, validatedBefore: false, startedAt, timings };
   }
   const { ctx } = state;
   const g = ctx.run.grpo;
@@ -100,16 +102,18 @@ export async function grpoWorkflow(run: Record<string, unknown>, resume?: GrpoRe
   let last: Record<string, number> | null = null;
   let metricsRef: FileRef | null = null;
 
-  const validate = async (step: number): Promise<Record<string, number>> => {
+  // The policy's validation, or (before training) the baseline model's on the same prompts, under val-baseline/.
+  const validate = async (step: number, baseline?: CheckpointRef): Promise<Record<string, number>> => {
     if (ctx.valCount === 0) return {};
-    setCurrentDetails(`**grpo**: validation at step ${step}`);
-    const refs = await Promise.all(Array.from({ length: ctx.valCount }, (_, group) => rollout.grpoRollout({ ctx, step, group, validation: true, ckpt: state.ckpt })));
-    return (await rollout.grpoScore({ ctx, step, validation: true, rollouts: refs })).metrics;
+    setCurrentDetails(baseline ? '**grpo**: validating the baseline model before training' : `**grpo**: validation at step ${step}`);
+    const ckpt = baseline ?? state.ckpt;
+    const refs = await Promise.all(Array.from({ length: ctx.valCount }, (_, group) => rollout.grpoRollout({ ctx, step, group, validation: true, ckpt, baseline: Boolean(baseline) })));
+    return (await rollout.grpoScore({ ctx, step, validation: true, rollouts: refs, baseline: Boolean(baseline) })).metrics;
   };
 
   if (!resume) await tellPipeline({ stage: 'grpo', state: `prepared: ${ctx.totalSteps} RL steps`, step: 0, totalSteps: ctx.totalSteps });
   if (g.validation.before_training && state.step === 0 && !state.validatedBefore) {
-    const val = await validate(0);
+    const val = { ...(state.baseline ? await validate(0, state.baseline) : {}), ...(await validate(0)) };
     metricsRef = await learner.grpoRecordMetrics({ ctx, step: 0, row: val });
     state = { ...state, validatedBefore: true };
   }

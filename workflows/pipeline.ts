@@ -95,10 +95,14 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     now = `${stage} (child workflow ${workflowInfo().workflowId}.${stage})`;
     showProgress();
     upsertSearchAttributes({ AgentrlRecipe: [name], AgentrlStage: [stage] });
-    // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path.
-    const model = stage === 'grpo' && result.stages.sft ? { path: result.stages.sft.model.dir } : recipe.model;
+    // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path; it then also validates
+    // the model SFT started from (before SFT), unless grpo.validation.before_sft is false.
+    const afterSft = stage === 'grpo' && result.stages.sft !== undefined;
+    const model = afterSft ? { path: result.stages.sft!.model.dir } : recipe.model;
+    const beforeSft = afterSft && recipe.grpo?.validation?.before_sft !== false && recipe.grpo?.validation?.before_training !== false;
+    const grpo = beforeSft ? { ...recipe.grpo, validation: { ...recipe.grpo?.validation, baseline_model: recipe.model } } : recipe.grpo;
     const options = {
-      args: [{ ...recipe, run_id: runId, model }] as [Recipe],
+      args: [{ ...recipe, run_id: runId, model, ...(grpo ? { grpo } : {}) }] as [Recipe],
       workflowId: `${workflowInfo().workflowId}.${stage}`,
       // The Web UI labels the child on the pipeline's timeline with its summary and shows both on the child's page.
       staticSummary: stageSummary(name, stages, stage, runId),

@@ -1,9 +1,10 @@
 // The small demo (recipes/demo-small.yaml: the full demo with a 20-step GRPO stage) as a user runs it, once: started
 // from the dev server's Web UI Start Workflow form with a worker running (where chromium is missing, from the CLI,
 // and the test says so), followed by `agentrl run` attached to it, until it completes. Then:
-// - it learns: the SFT loss falls below 30% of its first value; GRPO-TCR's validation accuracy (mean@n averaged over
-//   sources) and reward after training are at least what they were before (the SFT model); the tool-call rate
-//   stays at >= 50% of its post-SFT level; all read from the run's own metrics tables;
+// - it learns: the SFT loss falls below 30% of its first value; the SFT model calls the tool more than the model SFT
+//   started from (validated before training by the GRPO stage, on the same prompts); GRPO-TCR's validation accuracy
+//   (mean@n averaged over sources) and reward after training are at least what they were before (the SFT model);
+//   the tool-call rate stays at >= 50% of its post-SFT level; all read from the run's own metrics tables;
 // - the user saw it: the CLI printed the training stages' progress and summaries, `agentrl status` reports both
 //   training stages, the run's page in the Web UI says what it is, the running stage's step and latest metrics,
 //   its stages and where its report is;
@@ -89,7 +90,11 @@ function assertLearned(runDir: string): string {
   const acc = [first, last].map((r) => overSources(r, /^val-core\/[^/]+\/acc\/mean@\d+$/u));
   const reward = [first, last].map((r) => overSources(r, /^val-aux\/[^/]+\/reward\/mean@\d+$/u));
   const tools = [first, last].map((r) => overSources(r, /^val-aux\/[^/]+\/tool_call_rate$/u));
-  const said = `SFT loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}; GRPO validation accuracy ${acc[0].toFixed(3)} -> ${acc[1].toFixed(3)} (step ${last.step}), reward ${reward[0].toFixed(3)} -> ${reward[1].toFixed(3)}, tool-call rate ${tools[0].toFixed(2)} -> ${tools[1].toFixed(2)}`;
+  // Before SFT: the model SFT started from, validated by the GRPO stage on the same prompts before training.
+  const accBeforeSft = overSources(first, /^val-baseline\/[^/]+\/acc\/mean@\d+$/u);
+  const toolsBeforeSft = overSources(first, /^val-baseline\/[^/]+\/tool_call_rate$/u);
+  const said = `SFT loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}; validation accuracy before SFT ${accBeforeSft.toFixed(3)}, after SFT ${acc[0].toFixed(3)}, after GRPO ${acc[1].toFixed(3)} (step ${last.step}); reward ${reward[0].toFixed(3)} -> ${reward[1].toFixed(3)}; tool-call rate before SFT ${toolsBeforeSft.toFixed(2)}, after SFT ${tools[0].toFixed(2)}, after GRPO ${tools[1].toFixed(2)}`;
+  assert.ok(tools[0] > toolsBeforeSft && acc[0] >= accBeforeSft, `SFT taught the tool: ${said}`);
   assert.ok(acc[1] >= acc[0], `validation accuracy after GRPO >= before: ${said}`);
   assert.ok(reward[1] >= reward[0], `validation reward after GRPO >= before: ${said}`);
   assert.ok(tools[1] >= 0.5 * tools[0], `tool-call rate stays >= 50% of its post-SFT level: ${said}`);
@@ -234,7 +239,7 @@ test("the small demo's report opens offline: every plot is a drawn SVG, no conso
     assert.ok(p.lines > 0, `${p.section} / ${p.title}: the SVG draws marks`);
   }
   const text = await pageText(page);
-  for (const heading of ['Recipe and code', 'Lineage', 'Balance', 'SFT cold start', 'GRPO-TCR']) assert.ok(text.includes(heading), heading);
+  for (const heading of ['Recipe and code', 'Lineage', 'Balance', 'SFT cold start', 'GRPO-TCR', 'Validation before SFT, after SFT and after GRPO']) assert.ok(text.includes(heading), heading);
   assert.deepEqual(problems.errors, []);
   assert.deepEqual(problems.failedRequests, []);
 });

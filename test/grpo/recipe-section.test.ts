@@ -18,7 +18,7 @@ test('an empty section is the card', () => {
   assert.deepEqual(g.clip, { low: 0.2, high: 0.28, dual_c: 3 });
   assert.deepEqual(g.optimizer, { beta1: 0.9, beta2: 0.999, weight_decay: 0.01, grad_clip: 1 });
   assert.deepEqual(g.rollout, { temperature: 1, top_p: 1, top_k: 0 });
-  assert.deepEqual(g.validation, { every_steps: 10, before_training: true, n: 32, temperature: 1, top_p: 0.6 });
+  assert.deepEqual(g.validation, { every_steps: 10, before_training: true, n: 32, temperature: 1, top_p: 0.6, before_sft: true });
   assert.deepEqual(g.reward, { math: 'strict', tcr: { enabled: true, per_round: 0.1, cap: -0.6 }, overlong: { enabled: true, buffer: 3000, factor: 1 } });
   assert.deepEqual(g.tool, { backend: 'local', timeout_s: 30, memory_mb: 2048, output_chars: 256, truncate: 'middle', concurrency: 8 });
   assert.equal(g.save_every_steps, 30);
@@ -39,6 +39,8 @@ test('contradictory settings are refused naming every field involved', () => {
   assert.ok(issues({ reward: { tcr: { cap: 0.2 } } }).some((m) => m.startsWith('reward.tcr.cap: ')));
   assert.ok(issues({ n: 1, dynamic_sampling: { enabled: true } }).some((m) => m.startsWith('dynamic_sampling.enabled: ')));
   assert.ok(issues({ clip: { dual_c: 1 } }).some((m) => m.startsWith('clip.dual_c: ')));
+  const baseline = issues({ validation: { before_training: false, baseline_model: { path: 'models/base' } } });
+  assert.deepEqual(baseline.map((m) => m.split(':')[0]), ['validation.baseline_model', 'validation.before_training']);
   assert.ok(issues({ data: { from: 'balance', files: ['x'] } }).length > 0);
   assert.ok(issues({ bacth_size: 4 }).some((m) => /Unrecognized key.*bacth_size/.test(m)));
 });

@@ -5,7 +5,7 @@
 // verl's names, and a second run of the same recipe ends with a byte-identical checkpoint.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -211,6 +211,49 @@ test("a stage's news to the pipeline is bounded whatever its length (each signal
     assert.ok(due.length <= most + 1 && due.length >= Math.min(total, most) / 2, `${total} units, at most ${most}: ${due.length} (${due.slice(0, 12).join(', ')})`);
     assert.equal(due.at(-1), total);
   }
+});
+
+test('a baseline model is validated before training beside the policy: val-baseline/ metrics, its own scored record, an audit input, the same step 1', async () => {
+  const { out: plainOut } = await plainRun();
+  const out = mkdtempSync(join(tmpdir(), 'grpo-baseline-'));
+  const r = recipe(out);
+  const baselineModel = { path: TINY, init_seed: 4 };
+  await env.client.workflow.execute('grpoWorkflow', { taskQueue: queue, workflowId: 'grpo-base', args: [{ ...r, grpo: { ...r.grpo, total_steps: 1, validation: { ...r.grpo.validation, baseline_model: baselineModel } } }] });
+  const dir = join(out, 'grpo-base', 'grpo');
+  const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  const sourcesOf = (row: Record<string, number>, prefix: string) => Object.keys(row).filter((k) => k.startsWith(prefix) && k.endsWith('/acc/mean@2')).map((k) => k.split('/')[1]).sort();
+  assert.ok(sourcesOf(rows[0], 'val-core/').length > 0);
+  assert.deepEqual(sourcesOf(rows[0], 'val-baseline/'), sourcesOf(rows[0], 'val-core/'), 'the baseline is scored on the same sources, before training');
+  assert.ok(Object.keys(rows[0]).some((k) => /^val-baseline\/[^/]+\/tool_call_rate$/.test(k)));
+  assert.ok(!Object.keys(rows[1]).some((k) => k.startsWith('val-baseline/')), 'only before training');
+  const policy = await readTrajectoryFile(join(dir, 'work', 'scored', 'step-000000-val.arrow'));
+  const baseline = await readTrajectoryFile(join(dir, 'work', 'scored', 'step-000000-val-baseline.arrow'));
+  assert.deepEqual(baseline.map((x) => x.promptUid), policy.map((x) => x.promptUid), 'the same prompts and samples');
+  assert.ok(baseline.every((x) => x.validation), 'validation records');
+  assert.notDeepEqual(baseline.map((x) => x.responseIds), policy.map((x) => x.responseIds), 'another model answered');
+  const audit = JSON.parse(readFileSync(join(dir, 'audit.json'), 'utf8')) as StageAudit<unknown, OutputRecord>;
+  assert.deepEqual(audit.inputs.baseline_model.map((f) => f.path), ['config.json', 'tokenizer.json', 'tokenizer_config.json'].map((f) => join(TINY, f)));
+  assert.deepEqual((audit.recipe as { grpo: { validation: { baseline_model: unknown } } }).grpo.validation.baseline_model, baselineModel);
+  // Validating another model before training leaves training as it was: step 1's update is the plain run's.
+  const step1 = async (o: string, id: string) => (await readTrajectoryFile(join(o, id, 'grpo', 'work', 'scored', 'step-000001.arrow'))).map((x) => [x.promptUid, x.responseIds, x.reward, x.advantage]);
+  assert.deepEqual(await step1(out, 'grpo-base'), await step1(plainOut, 'grpo-a'), "step 1's answers, rewards and advantages are the run's without a baseline");
+
+  // The pipeline's baseline is the directory the policy was exported from: the template moved into
+  // tokenizer_config.json there, and that is the same chat model. Another template would not be: refused.
+  const moved = mkdtempSync(join(tmpdir(), 'grpo-moved-template-'));
+  cpSync(TINY, moved, { recursive: true });
+  const config = JSON.parse(readFileSync(join(TINY, 'tokenizer_config.json'), 'utf8'));
+  writeFileSync(join(moved, 'tokenizer_config.json'), JSON.stringify({ ...config, chat_template: readFileSync(join(TINY, 'chat_template.jinja'), 'utf8') }));
+  rmSync(join(moved, 'chat_template.jinja'));
+  const withBaseline = (id: string, path: string) => ({ taskQueue: queue, workflowId: id, args: [{ ...r, output_dir: mkdtempSync(join(tmpdir(), 'grpo-b-')), grpo: { ...r.grpo, total_steps: 1, validation: { ...r.grpo.validation, every_steps: 0, baseline_model: { path, init_seed: 4 } } } }] });
+  await env.client.workflow.execute('grpoWorkflow', withBaseline('grpo-base-moved', moved));
+  const other = mkdtempSync(join(tmpdir(), 'grpo-other-template-'));
+  cpSync(TINY, other, { recursive: true });
+  writeFileSync(join(other, 'chat_template.jinja'), readFileSync(join(TINY, 'chat_template.jinja'), 'utf8').replace('<|im_start|>', '<|im_start|> '));
+  await assert.rejects(
+    env.client.workflow.execute('grpoWorkflow', withBaseline('grpo-base-other', other)),
+    (err: Error) => causeMessage(err).includes(`grpo.validation.baseline_model: the tokenizer or chat template in ${other} differs from the policy's`),
+  );
 });
 
 /** The innermost cause's message of a workflow failure (activity failure -> application failure). */

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { groupMetrics, type MetricSeries } from '../../report/metrics.ts';
+import { validationComparison } from '../../report/validation-compare.ts';
 
 const series = (...names: string[]): MetricSeries[] => names.map((name) => ({ name, points: [{ step: 1, value: 0.5 }] }));
 const layout = (stage: string, ...names: string[]) =>
@@ -40,4 +41,26 @@ test('SFT: loss, lr, grad norm, throughput; a stage without rules groups by pref
     'Tokens per step': ['tokens'],
   });
   assert.deepEqual(layout('eval', 'a/x', 'b/y', 'z'), { 'a/*': ['a/x'], 'b/*': ['b/y'], 'Other metrics': ['z'] });
+});
+
+test('the learning-evidence table: accuracy and tool-call rate per source before SFT, after SFT and at the last validation, with the mean', () => {
+  const pts = (...xs: [number, number][]) => xs.map(([step, value]) => ({ step, value }));
+  const html = validationComparison([
+    { name: 'val-core/a/acc/mean@4', points: pts([0, 0.5], [15, 0.75]) },
+    { name: 'val-core/b/acc/mean@4', points: pts([0, 0.25], [15, 0.5]) },
+    { name: 'val-aux/a/tool_call_rate', points: pts([0, 0.8], [15, 1]) },
+    { name: 'val-aux/b/tool_call_rate', points: pts([0, 0.6], [15, 0.9]) },
+    { name: 'val-baseline/a/acc/mean@4', points: pts([0, 0]) },
+    { name: 'val-baseline/b/acc/mean@4', points: pts([0, 0.25]) },
+    { name: 'val-baseline/a/tool_call_rate', points: pts([0, 0]) },
+    { name: 'critic/score/mean', points: pts([1, 0.1]) },
+  ]);
+  const cells = (html.match(/<tr>.*?<\/tr>/gu) ?? []).map((r) => [...r.matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/gu)].map((m) => m[1]));
+  assert.deepEqual(cells, [
+    ['source', 'accuracy mean@4, before SFT', 'accuracy mean@4, step 0 (after SFT)', 'accuracy mean@4, step 15', 'tool-call rate, before SFT', 'tool-call rate, step 0 (after SFT)', 'tool-call rate, step 15'],
+    ['a', '0', '0.5', '0.75', '0', '0.8', '1'],
+    ['b', '0.25', '0.25', '0.5', '—', '0.6', '0.9'],
+    ['<b>mean over sources</b>', '0.125', '0.375', '0.625', '—', '0.7', '0.95'],
+  ]);
+  assert.equal(validationComparison([{ name: 'critic/score/mean', points: pts([1, 0.1]) }]), '', 'no validation, no table');
 });

@@ -41,6 +41,20 @@ function stageOutcomes(stages: PipelineResult['stages']): { values: [string, Det
   return { values, paths };
 }
 
+/**
+ * What a stage is started with: the recipe, under the run's id. GRPO after SFT starts from the SFT export, and
+ * validates the model SFT started from beside it before training (before SFT), unless grpo.validation.before_sft
+ * or before_training is false.
+ */
+function stageRecipe(recipe: Recipe, stage: string, done: PipelineResult['stages'], runId: string): Recipe {
+  const sft = stage === 'grpo' ? done.sft : undefined;
+  if (!sft) return { ...recipe, run_id: runId };
+  const v = recipe.grpo?.validation;
+  const beforeSft = v?.before_sft !== false && v?.before_training !== false;
+  // The pipeline's input is the recipe as given (a UI-started run's JSON, defaults not filled): the stage parses it.
+  return { ...recipe, run_id: runId, model: { path: sft.model.dir }, ...(beforeSft ? { grpo: { ...recipe.grpo, validation: { ...v, baseline_model: recipe.model } } } : {}) } as Recipe;
+}
+
 /** The running stage's step and latest metrics, as its workflow last told the pipeline. */
 function liveValues(live: StageProgress | undefined): [string, DetailsCell][] {
   if (!live) return [];
@@ -95,20 +109,15 @@ export async function pipelineWorkflow(recipe: Recipe): Promise<PipelineResult> 
     now = `${stage} (child workflow ${workflowInfo().workflowId}.${stage})`;
     showProgress();
     upsertSearchAttributes({ AgentrlRecipe: [name], AgentrlStage: [stage] });
-    // GRPO starts from the SFT export when SFT ran in this recipe, else from model.path; it then also validates
-    // the model SFT started from (before SFT), unless grpo.validation.before_sft is false.
-    const afterSft = stage === 'grpo' && result.stages.sft !== undefined;
-    const model = afterSft ? { path: result.stages.sft!.model.dir } : recipe.model;
-    const beforeSft = afterSft && recipe.grpo?.validation?.before_sft !== false && recipe.grpo?.validation?.before_training !== false;
-    const grpo = beforeSft ? { ...recipe.grpo, validation: { ...recipe.grpo?.validation, baseline_model: recipe.model } } : recipe.grpo;
+    const input = stageRecipe(recipe, stage, result.stages, runId);
     const options = {
-      args: [{ ...recipe, run_id: runId, model, ...(grpo ? { grpo } : {}) }] as [Recipe],
+      args: [input] as [Recipe],
       workflowId: `${workflowInfo().workflowId}.${stage}`,
       // The Web UI labels the child on the pipeline's timeline with its summary and shows both on the child's page.
       staticSummary: stageSummary(name, stages, stage, runId),
       staticDetails: formatDetails({
         heading: `stage **${stage}** of **${summary}**`,
-        values: [['run', runId], ['pipeline', workflowInfo().workflowId], ['stage', `${stages.indexOf(stage) + 1} of ${stages.length}`], ['model', model?.path]],
+        values: [['run', runId], ['pipeline', workflowInfo().workflowId], ['stage', `${stages.indexOf(stage) + 1} of ${stages.length}`], ['model', input.model?.path]],
       }),
     };
     if (stage === 'balance') result.stages.balance = await executeChild(balanceWorkflow, options);

@@ -2,8 +2,8 @@
 // pipeline's own Web UI page shows the running stage's progress, not only the child's page. A workflow cannot read
 // another's state, and the pipeline's current details are computed from its own state when the UI asks.
 // Each signal is an event in both histories and a row of its own on the pipeline's Web UI timeline: one per RL step
-// buried the stage rows of a 20-step demo's timeline. So a stage sends a bounded number whatever its length
-// (`newsDue`): a handful over the run, and its last.
+// buried the stage rows of a 20-step demo's timeline. So a stage sends a bounded number whatever its length: one
+// when training starts (the steps to come), a handful over the run (`newsDue`), and its last.
 import { defineSignal, getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import type { Headline } from '../schemas/headline-metrics.ts';
 import type { StageProgress } from '../schemas/stage.ts';

@@ -234,7 +234,7 @@ export async function grpoScore(args: { ctx: GrpoContext; step: number; validati
 }
 
 /** The baseline model's validation metrics under val-baseline/<source>/... (verl's val-core/ and val-aux/ names otherwise). */
-export function baselineMetrics(row: MetricRow): MetricRow {
+function baselineMetrics(row: MetricRow): MetricRow {
   return Object.fromEntries(Object.entries(row).filter(([k]) => /^val-(core|aux)\//u.test(k)).map(([k, v]) => [k.replace(/^val-(core|aux)\//u, 'val-baseline/'), v]));
 }
 

@@ -94,7 +94,7 @@ export interface PipelineResult {
  */
 export interface StageProgress {
   stage: string;
-  /** What the stage is doing, e.g. "tokenize", "epoch 2/4 done", "step 12/20 done". */
+  /** What the stage is doing, e.g. "training 4 epochs", "epoch 2/4 done", "step 12/20 done". */
   state: string;
   /** Training steps done and planned (SFT optimizer steps, GRPO RL steps). */
   step?: number;

@@ -13,6 +13,7 @@ import { chatModelIdentity, readChatModelFiles } from '../chat/index.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
 import { sha256Bytes } from '../core/digest.ts';
 import { grpoRunSchema, rewardSettingsOf } from '../schemas/grpo.ts';
+import { VAL_BASELINE_PREFIX } from '../schemas/headline-metrics.ts';
 import type { GrpoContext, RlPrompt } from '../schemas/grpo.ts';
 import type { CheckpointRef, GrpoCounts, OutputRecord, StepTiming } from '../schemas/stage.ts';
 import { readTrajectoryFile, scoredRecordName, writeTrajectoryFile } from '../schemas/trajectory.ts';
@@ -235,7 +236,7 @@ export async function grpoScore(args: { ctx: GrpoContext; step: number; validati
 
 /** The baseline model's validation metrics under val-baseline/<source>/... (verl's val-core/ and val-aux/ names otherwise). */
 function baselineMetrics(row: MetricRow): MetricRow {
-  return Object.fromEntries(Object.entries(row).filter(([k]) => /^val-(core|aux)\//u.test(k)).map(([k, v]) => [k.replace(/^val-(core|aux)\//u, 'val-baseline/'), v]));
+  return Object.fromEntries(Object.entries(row).filter(([k]) => /^val-(core|aux)\//u.test(k)).map(([k, v]) => [k.replace(/^val-(core|aux)\//u, VAL_BASELINE_PREFIX), v]));
 }
 
 /**

@@ -3,6 +3,7 @@
 // the chat layer relies on so that a bad file fails here with its name, not later inside a render.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { canonicalJson } from '../core/canonical-json.ts';
 import { ChatProtocolError } from './errors.ts';
 
 export interface AddedTokenInfo {
@@ -128,13 +129,11 @@ export function readChatModelFiles(dir: string, opts: LoadOptions = {}): ChatMod
  * export moves chat_template.jinja into tokenizer_config.json).
  */
 export function chatModelIdentity(files: ChatModelFiles): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
-  return JSON.stringify(canonical({
+  return canonicalJson({
     tokenizer: files.tokenizerJson,
     chatTemplate: files.chatTemplate,
     eosToken: files.eosToken,
     endOfTurnToken: files.endOfTurnToken,
     specialTokens: files.specialTokenStrings,
-  }));
+  });
 }

@@ -4,7 +4,8 @@ import { basename } from 'node:path';
 import { metricSpec, renderSvg } from './charts.ts';
 import { details, esc, figure, formatNumber, table, type Cell } from './html.ts';
 import { groupMetrics, type MetricSeries } from './metrics.ts';
-import { BASELINE_PREFIX, validationComparison } from './validation-compare.ts';
+import { validationComparison } from './validation-compare.ts';
+import { VAL_BASELINE_PREFIX } from '../schemas/headline-metrics.ts';
 import type { StageData } from './run.ts';
 import type { ShownBlock, ShownTrajectory, TrajectorySample } from './trajectories.ts';
 
@@ -13,7 +14,8 @@ export const STAGE_TITLES: Record<string, string> = { balance: 'Balance', sft: '
 export async function metricsSection(s: StageData): Promise<string> {
   if (!s.metrics) return `<p class="absent">No per-step metrics table (${esc(s.stage)}/metrics.parquet) yet.</p>`;
   const m = s.metrics;
-  const sections = groupMetrics(s.stage, m.series.filter((x) => !x.name.startsWith(BASELINE_PREFIX)));
+  // The baseline's columns hold one value each (before training): shown in the comparison table, not plotted.
+  const sections = groupMetrics(s.stage, m.series.filter((x) => !x.name.startsWith(VAL_BASELINE_PREFIX)));
   const figures: string[] = [];
   for (const [i, section] of sections.entries()) {
     const svg = await renderSvg(metricSpec(section, m.stepColumn), `${s.stage}-plot-${i + 1}`);

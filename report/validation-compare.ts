@@ -4,9 +4,7 @@
 // metrics table (verl's val-core/ and val-aux/ names).
 import { esc, table, type Cell } from './html.ts';
 import type { MetricSeries } from './metrics.ts';
-
-/** The baseline's columns hold one value each (before training): shown in this table, not plotted. */
-export const BASELINE_PREFIX = 'val-baseline/';
+import { VAL_BASELINE_PREFIX } from '../schemas/headline-metrics.ts';
 
 interface Column {
   label: string;
@@ -25,8 +23,8 @@ export function validationComparison(series: readonly MetricSeries[]): string {
   const firstStep = first(`val-core/${sources[0]}/acc/${at}`)!.step;
   const lastStep = last(`val-core/${sources[0]}/acc/${at}`)!.step;
   const columns: Column[] = [];
-  if (sources.some((s) => byName.has(`${BASELINE_PREFIX}${s}/acc/${at}`))) {
-    columns.push({ label: 'before SFT', acc: (s) => first(`${BASELINE_PREFIX}${s}/acc/${at}`)?.value, tools: (s) => first(`${BASELINE_PREFIX}${s}/tool_call_rate`)?.value });
+  if (sources.some((s) => byName.has(`${VAL_BASELINE_PREFIX}${s}/acc/${at}`))) {
+    columns.push({ label: 'before SFT', acc: (s) => first(`${VAL_BASELINE_PREFIX}${s}/acc/${at}`)?.value, tools: (s) => first(`${VAL_BASELINE_PREFIX}${s}/tool_call_rate`)?.value });
   }
   columns.push({ label: `step ${firstStep}${firstStep === 0 ? ' (after SFT)' : ''}`, acc: (s) => first(`val-core/${s}/acc/${at}`)?.value, tools: (s) => first(`val-aux/${s}/tool_call_rate`)?.value });
   if (lastStep !== firstStep) columns.push({ label: `step ${lastStep}`, acc: (s) => last(`val-core/${s}/acc/${at}`)?.value, tools: (s) => last(`val-aux/${s}/tool_call_rate`)?.value });

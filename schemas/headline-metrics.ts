@@ -18,6 +18,12 @@ export function formatHeadline(h: Headline[]): string {
   return h.map((x) => `${x.label} ${x.exponent ? x.value.toExponential(x.digits) : x.value.toFixed(x.digits)}${x.note ? ` (${x.note})` : ''}`).join(', ');
 }
 
+/**
+ * The prefix of the baseline model's validation metrics (the model SFT started from, validated before training):
+ * val-baseline/<source>/acc/mean@n, .../tool_call_rate, ..., in place of verl's val-core/ and val-aux/.
+ */
+export const VAL_BASELINE_PREFIX = 'val-baseline/';
+
 /** Validation accuracy mean@n averaged over sources (verl's val-core/<source>/acc/mean@n keys), if the row has it. */
 export function validationMean(m: Record<string, number>): { n: number; mean: number } | undefined {
   const keys = Object.keys(m).filter((k) => /^val-core\/[^/]+\/acc\/mean@\d+$/u.test(k));
